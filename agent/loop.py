@@ -1,0 +1,92 @@
+"""The one agent loop: the single place where the LLM is called and tools are dispatched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+
+from agent.llm import LLM
+from agent.records import LLMRequest, Outcome, Step, ToolResult, Usage
+from agent.runtime import Runtime
+from agent.state import AgentState, History
+from agent.tools import Tools
+
+
+class Abort(Exception):
+    """Raised by a backend to stop the run at once, instead of ending it with status error."""
+
+
+def start_state(*, system_prompt: str, prompt: str) -> AgentState:
+    """The state a run starts from: the system prompt and the task's prompt."""
+    return AgentState(messages=History([{"role": "system", "content": system_prompt}, {"role": "user", "content": prompt}]))
+
+
+def tool_message(result: ToolResult) -> dict[str, Any]:
+    """The message that hands a tool's result (or error) back to the model."""
+    if result.error is not None:
+        content = f"error: {result.error}"
+    elif isinstance(result.output, str):
+        content = result.output
+    else:
+        content = orjson.dumps(result.output, default=str).decode()
+    return {"role": "tool", "tool_call_id": result.call.id, "name": result.call.name, "content": content}
+
+
+class AgentRun:
+    """One run of the agent: iterate it for its Steps; afterwards ``outcome`` says how it ended.
+
+    The run ends on data: a final answer (a reply without tool calls), ``max_steps`` reached, or an
+    LLM backend error. A tool that fails does not end it: the model sees the error.
+    """
+
+    def __init__(self, *, state: AgentState, llm: LLM, tools: Tools, runtime: Runtime, max_steps: int) -> None:
+        self.state = state
+        self.llm, self.tools, self.runtime = llm, tools, runtime
+        self.max_steps = max_steps
+        self.usage = Usage()
+        self.outcome: Outcome | None = None
+
+    def __iter__(self) -> Iterator[Step]:
+        llm, tools, runtime = self.llm, self.tools, self.runtime
+        while self.state.step < self.max_steps:
+            state = self.state
+            request = LLMRequest(messages=state.messages, tools=tools.schemas, model=llm.model, params=llm.params)
+            timestamp = runtime.now()
+            try:
+                response = llm.complete(request)
+            except Abort:
+                raise
+            except Exception as err:
+                self.outcome = Outcome("error", state, error=f"LLM call failed: {type(err).__name__}: {err}", usage=self.usage)
+                return
+            if response.usage is not None:
+                self.usage += response.usage
+            state = state.add_messages(response.message)
+            results = []
+            for call in response.tool_calls:
+                result = tools.call(call, memory=state.memory, runtime=runtime)
+                state = state.update_memory(result.memory_update).add_messages(tool_message(result))
+                results.append(result)
+            done = not response.tool_calls
+            answer = response.message.get("content") if done else None
+            state = AgentState(state.messages, state.memory, state.step + 1, done, answer)
+            self.state = state
+            yield Step(index=state.step - 1, timestamp=timestamp, request=request, response=response, results=tuple(results), state=state)
+            if done:
+                self.outcome = Outcome("finished", state, usage=self.usage)
+                return
+        self.outcome = Outcome("max_steps", self.state, usage=self.usage)
+
+
+
+def drive(run: AgentRun, each_step: Callable[[Step], object] = lambda step: None) -> Outcome:
+    """Run ``run`` to its end, handing every step to ``each_step``; Ctrl-C ends it as interrupted."""
+    try:
+        for step in run:
+            each_step(step)
+    except KeyboardInterrupt:
+        run.outcome = Outcome("interrupted", run.state, usage=run.usage)
+    assert run.outcome is not None  # the loop sets it whenever it stops
+    return run.outcome

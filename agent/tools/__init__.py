@@ -1,0 +1,98 @@
+"""Tools and the toolbox: the single place where a tool is called.
+
+A tool is a Python function with annotated parameters and a docstring; the toolbox turns its
+signature into the JSON schema the model sees. Tools never change the agent's state: a tool that
+needs to returns a ``ToolOutput`` with the update, and the loop applies it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from agent.records import ToolCall, ToolResult
+from agent.runtime import Runtime
+from agent.tools.schema import CONTEXT_PARAMETER, check_arguments, tool_schema
+
+
+class ToolError(Exception):
+    """Raised by a tool for a failure the model should read (bad path, bad expression, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolContext:
+    """What a tool may know besides its arguments; a tool gets it by taking a ``ctx`` parameter."""
+
+    workspace: Path
+    """The folder the file tools are confined to."""
+    memory: Mapping[str, Any]
+    """The agent's memory, read-only."""
+    runtime: Runtime
+    """The run's clock and random generator."""
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What a tool returns when it also changes the agent's memory."""
+
+    output: Any
+    """The output the model sees."""
+    memory: Mapping[str, Any] = field(default_factory=dict)
+    """Memory keys to set (None deletes)."""
+
+
+class Tools(Protocol):
+    """A toolbox as the loop sees it (a Protocol)."""
+
+    schemas: tuple[Mapping[str, Any], ...]
+    """The JSON schema of each tool, sent to the model."""
+
+    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
+        """Run ``call``; every failure becomes a ToolResult with ``error`` set, never an exception."""
+        ...
+
+
+class Toolbox:
+    """Dispatches tool calls by name to Python functions, confined to a workspace folder."""
+
+    def __init__(self, *, workspace: str | Path, tools: Mapping[str, Callable[..., Any]]) -> None:
+        self.workspace = Path(workspace)
+        self.functions = dict(tools)
+        self.schemas = tuple(tool_schema(name, fn) for name, fn in self.functions.items())
+        self._schema_by_name = {s["function"]["name"]: s for s in self.schemas}
+        self._wants_context = {name: _takes_context(fn) for name, fn in self.functions.items()}
+
+    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
+        """Validate and run one call; unknown tools, bad arguments and exceptions become error results."""
+        started = time.perf_counter()
+        function = self.functions.get(call.name)
+        if function is None:
+            return ToolResult(call=call, error=f"unknown tool {call.name!r}; available: {', '.join(self.functions)}")
+        try:
+            arguments = orjson.loads(call.arguments or "{}")
+        except orjson.JSONDecodeError as err:
+            return ToolResult(call=call, error=f"arguments are not valid JSON ({err}): {call.arguments!r:.200}")
+        problem = check_arguments(self._schema_by_name[call.name], arguments)
+        if problem:
+            return ToolResult(call=call, error=problem)
+        if self._wants_context[call.name]:
+            arguments[CONTEXT_PARAMETER] = ToolContext(workspace=self.workspace, memory=memory, runtime=runtime)
+        try:
+            returned = function(**arguments)
+        except Exception as err:  # a failing tool is something the model must see, not the end of the run
+            error = str(err) if isinstance(err, ToolError) else f"{type(err).__name__}: {err}"
+            return ToolResult(call=call, error=error, latency_s=time.perf_counter() - started)
+        latency = time.perf_counter() - started
+        if isinstance(returned, ToolOutput):
+            return ToolResult(call=call, output=returned.output, memory_update=dict(returned.memory), latency_s=latency)
+        return ToolResult(call=call, output=returned, latency_s=latency)
+
+
+def _takes_context(function: Callable[..., Any]) -> bool:
+    return CONTEXT_PARAMETER in inspect.signature(function).parameters

@@ -1,0 +1,28 @@
+"""The run's workspace: a fresh copy of the task's seed folder, so the seed is never modified."""
+
+from __future__ import annotations
+
+import shutil
+from importlib import resources
+from pathlib import Path
+
+_BUNDLED_SEEDS = "seeds"
+
+
+def seed_folder(seed: str) -> Path:
+    """Where a task's seed folder is: a path (absolute, or with a '/') or the name of a bundled seed."""
+    if "/" in seed or Path(seed).is_absolute():
+        return Path(seed).expanduser()
+    return Path(str(resources.files("agent").joinpath(_BUNDLED_SEEDS, seed)))
+
+
+def prepare_workspace(seed: str | None, workspace: Path) -> None:
+    """Create ``workspace`` holding a copy of ``seed`` (nothing copied when seed is None)."""
+    if seed is None:
+        workspace.mkdir(parents=True, exist_ok=True)
+        return
+    source = seed_folder(seed)
+    if not source.is_dir():
+        msg = f"workspace seed {seed!r} is not a folder ({source}); set task.workspace_seed to a folder or a bundled seed name"
+        raise FileNotFoundError(msg)
+    shutil.copytree(source, workspace, dirs_exist_ok=True)

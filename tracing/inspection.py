@@ -1,0 +1,86 @@
+"""``agent trace inspect``: a trace as readable plain text, step by step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from tracing.reader import Trace
+
+_SHORT = 100  # characters of a message, argument list or output shown when not --full
+
+
+def _clip(text: str, full: bool) -> str:
+    text = text if full else " ".join(text.split())
+    return text if full or len(text) <= _SHORT else text[: _SHORT - 1] + "…"
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
+
+
+def _tokens(usage: dict[str, Any] | None) -> str:
+    if not usage:
+        return "tokens -"
+    return f"tokens {usage.get('prompt_tokens', 0)} in / {usage.get('completion_tokens', 0)} out"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def render(trace: Trace, *, full: bool = False) -> Iterator[str]:
+    """The lines of the summary: header, every step, then how the run ended."""
+    header = trace.header
+    config = header.get("config") or {}
+    task = config.get("task") or {}
+    first = trace.steps[0] if trace.steps else None
+    yield f"trace     {trace.path}  ({header['format']}, schema {header['schema_version']})"
+    yield f"run       {header['run_id']}  started {header['started_at']}"
+    if first is not None:
+        yield f"model     {first['model']}  {_params(first['params'])}".rstrip()
+    yield f"task      {task.get('name', '?')}"
+    yield "choices   " + " ".join(f"{k}={v}" for k, v in sorted(header["choices"].items()) if not k.startswith("hydra/"))
+    yield "overrides " + (" ".join(header["overrides"]) or "(none)")
+    memory: Any = None
+    for step, prompt in zip(trace.steps, trace.prompts, strict=True):
+        when = datetime.fromtimestamp(step["timestamp"], UTC).strftime("%H:%M:%S.%f")[:-3]
+        response = step["response"]
+        yield ""
+        yield f"step {step['index']}  {when}  {step['model']}  {_tokens(response.get('usage'))}  prompt {len(prompt)} messages"
+        new = step["messages"]["new"]
+        # Assistant and tool messages were shown as the previous step's response and tool calls.
+        shown = new if step["index"] == 0 else [m for m in new if isinstance(m, dict) and m.get("role") not in ("assistant", "tool")]
+        for message in shown:
+            yield f"  {message.get('role', '?')}: {_clip(str(message.get('content')), full)}"
+        message = response.get("message") or {}
+        if message.get("content"):
+            yield f"  assistant: {_clip(str(message['content']), full)}"
+        for call in step["tool_calls"]:
+            yield f"  call {call.get('name')}({_clip(str(call.get('arguments')), full)})"
+            if call.get("error") is not None:
+                yield f"    error: {_clip(str(call['error']), full)}"
+            else:
+                yield f"    -> {_clip(_json(call.get('output')), full)}"
+        state = step["state"]
+        line = f"  state {str(state.get('sha256'))[:12]}"
+        if state.get("memory") != memory:
+            memory = state.get("memory")
+            line += f"  memory {_clip(_json(memory), full)}"
+        yield line + ("  done" if state.get("done") else "")
+    yield ""
+    end = trace.end
+    if end is None:
+        torn = " and its last line is torn" if trace.torn else ""
+        where = f"after step {len(trace.steps) - 1}" if trace.steps else "before its first step"
+        yield f"end       none: the trace was cut off {where}{torn}; the run did not finish writing it"
+        return
+    detail = f": {end.get('error')}" if end.get("error") else ""
+    yield f"end       {end['status']} after {end['steps']} steps{detail}"
+    if end.get("answer") is not None:
+        yield f"answer    {_clip(str(end['answer']), full)}"
+    reported = any(step["response"].get("usage") for step in trace.steps)
+    yield f"totals    {_tokens(end.get('usage') if reported else None)}"

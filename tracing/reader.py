@@ -1,0 +1,158 @@
+"""The trace reader: streams records, checks them, and rebuilds every step's full prompt.
+
+A torn last line is what a crash leaves: it is reported as a cut-off run, not an error. Anything
+else that is wrong (a corrupt line in the middle, a file that is not a trace, a newer schema)
+raises TraceError with one line that says what and where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agent.state import History
+from tracing.errors import TraceError
+from tracing.schema import FORMAT, SCHEMA_VERSION, check_record
+
+
+@dataclass
+class Trace:
+    """A trace read from disk."""
+
+    path: Path
+    header: dict[str, Any]
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """Step records, with ``tools`` and ``state.memory`` filled in where the writer left them out."""
+    prompts: list[History] = field(default_factory=list)
+    """The full prompt of each step, rebuilt and checked against its recorded sha256."""
+    end: dict[str, Any] | None = None
+    """The end record; None when the run was cut off."""
+    torn: bool = False
+    """Whether the file ends in a partly written line (the writer was killed mid-record)."""
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether the recording stops before the run's end record."""
+        return self.end is None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, complete) for each line; complete is False for a last line with no newline."""
+    try:
+        file = path.open("rb")
+    except FileNotFoundError:
+        msg = f"no trace at {path}; check the path (a run writes its trace to tracePath)"
+        raise TraceError(msg) from None
+    except IsADirectoryError:
+        msg = f"{path} is a folder; give the path of a trace file (.jsonl)"
+        raise TraceError(msg) from None
+    except OSError as err:
+        msg = f"cannot read {path}: {err.strerror}"
+        raise TraceError(msg) from None
+    with file:
+        for number, line in enumerate(file, start=1):
+            complete = line.endswith(b"\n")
+            yield number, line.rstrip(b"\n"), complete
+
+
+def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Yield ``(where, record)`` for each record; a torn last line comes last as ``(where, None)``.
+
+    ``where`` names the file and line for error messages. The header is checked for format and
+    version; other records are the caller's to check.
+    """
+    path = Path(path)
+    seen_any = False
+    for number, line, complete in _lines(path):
+        where = f"{path}:{number}"
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as err:
+            if not complete and seen_any:
+                yield where, None  # the torn last line of a crashed writer: every earlier record is whole
+                return
+            if not complete:
+                msg = f"{where}: the trace header is cut off (the run stopped while writing its first line); nothing to read"
+                raise TraceError(msg) from None
+            msg = f"{where}: not valid JSON ({err}); the trace is corrupt at this line"
+            raise TraceError(msg) from None
+        if not seen_any:
+            _check_header(record, where)
+            seen_any = True
+        yield where, record
+    if not seen_any:
+        msg = f"{path} is empty; it holds no trace header (was the run started with tracing on?)"
+        raise TraceError(msg)
+
+
+def _check_header(record: Any, where: str) -> None:
+    if not isinstance(record, dict) or record.get("kind") != "header" or record.get("format") != FORMAT:
+        msg = f"{where}: this is not an {FORMAT} file (its first line is not a trace header)"
+        raise TraceError(msg)
+    version = record.get("schema_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:
+        msg = (
+            f"{where}: trace schema version {version} is newer than this agent-harness reads ({SCHEMA_VERSION}); "
+            "upgrade agent-harness to read it"
+        )
+        raise TraceError(msg)
+    check_record(record, where)
+
+
+def read_trace(path: str | Path) -> Trace:
+    """Read and check a whole trace, rebuilding each step's prompt."""
+    path = Path(path)
+    trace: Trace | None = None
+    tools: Any = None
+    memory: Any = None
+    prompt = History()
+    for where, record in iter_records(path):
+        if record is None:
+            assert trace is not None
+            trace.torn = True
+            break
+        kind = check_record(record, where)
+        if trace is None:
+            trace = Trace(path=path, header=record)
+            continue
+        if kind == "header":
+            msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
+            raise TraceError(msg)
+        if trace.end is not None:
+            msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
+            raise TraceError(msg)
+        if kind == "end":
+            trace.end = record
+            continue
+        if record["index"] != len(trace.steps):
+            msg = f"{where}: step index {record['index']} where step {len(trace.steps)} was expected; steps are missing, repeated or out of order"
+            raise TraceError(msg)
+        tools = record.setdefault("tools", tools)
+        state = record["state"]
+        memory = state.setdefault("memory", memory)
+        if tools is None or memory is None:
+            msg = f"{where}: the first step has no tools or state.memory; the trace is corrupt"
+            raise TraceError(msg)
+        prompt = _rebuild_prompt(prompt, record["messages"], where)
+        trace.steps.append(record)
+        trace.prompts.append(prompt)
+    assert trace is not None  # iter_records raises on a file without a header
+    return trace
+
+
+def _rebuild_prompt(previous: History, messages: dict[str, Any], where: str) -> History:
+    kept, new, digest = messages.get("kept"), messages.get("new"), messages.get("sha256")
+    if not isinstance(kept, int) or not isinstance(new, list) or not 0 <= kept <= len(previous):
+        msg = f"{where}: messages.kept={kept!r:.40} does not fit the {len(previous)} messages of the previous prompt"
+        raise TraceError(msg)
+    base = previous if kept == len(previous) else History(previous[:kept])
+    prompt = base.append(*new)
+    if prompt.digest() != digest:
+        msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt"
+        raise TraceError(msg)
+    return prompt
+

@@ -1,0 +1,170 @@
+"""The trace writer: append-only JSON lines, one ``write`` call per record.
+
+Each record goes to the file in a single unbuffered write, so a crash leaves every earlier record
+whole and at most a torn last line. Only what changed since the previous step is written (new
+messages, tool schemas and memory when they change), so a trace grows linearly with the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from agent.loop import AgentRun, drive
+from agent.records import Outcome, Step, Usage
+from agent.state import History
+from tracing.errors import TraceError
+from tracing.schema import FORMAT, SCHEMA_VERSION
+
+_SECRET_WORDS = ("api_key", "apikey", "token", "secret", "password", "authorization")
+REDACTED = "***redacted***"
+
+
+def redact(value: Any) -> Any:
+    """``value`` with every entry whose key looks secret replaced by a fixed placeholder."""
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED if v is not None and any(w in str(k).lower().replace("-", "_") for w in _SECRET_WORDS) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def make_header(
+    *, config: Mapping[str, Any], overrides: Sequence[str], choices: Mapping[str, Any], job: Mapping[str, Any], versions: Mapping[str, str]
+) -> dict[str, Any]:
+    """The header record: everything needed to know, and later replay, what ran."""
+    return {
+        "kind": "header",
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "run_id": uuid.uuid4().hex,
+        "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "config": redact(config),
+        "overrides": list(overrides),
+        "choices": dict(choices),
+        "job": dict(job),
+        "versions": dict(versions),
+    }
+
+
+def _usage(usage: Usage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens}
+
+
+class TraceWriter:
+    """Writes one run's trace: ``create`` (header), ``write_step`` per step, ``write_end`` once."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd = fd
+        self._prompt: History | None = None
+        self._tools: Any = None
+        self._memory: Any = None
+
+    @classmethod
+    def create(cls, path: str | Path, header: Mapping[str, Any]) -> TraceWriter:
+        """Create ``path`` and write the header; refuses a path that exists rather than overwrite it."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: an existing trace is never overwritten or appended to by another run.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        except FileExistsError:
+            msg = f"trace file {path} already exists; choose another tracePath or move the old trace away"
+            raise TraceError(msg) from None
+        except OSError as err:
+            msg = f"cannot create trace file {path}: {err.strerror}; choose a writable tracePath"
+            raise TraceError(msg) from None
+        writer = cls(path, fd)
+        writer._write(header)
+        return writer
+
+    def _write(self, record: Mapping[str, Any]) -> None:
+        # One write of the whole line: a crash can tear only the record being written.
+        os.write(self._fd, orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+
+    def write_step(self, step: Step) -> None:
+        """Append the record of ``step``."""
+        request, state = step.request, step.state
+        messages = request.messages
+        previous = self._prompt
+        if previous is not None and isinstance(messages, History) and messages.continues(previous):
+            kept, new = len(previous), messages.since(previous)
+        else:
+            kept, new = 0, list(messages)
+        prompt = messages if isinstance(messages, History) else History(messages)
+        record: dict[str, Any] = {
+            "kind": "step",
+            "index": step.index,
+            "timestamp": step.timestamp,
+            "model": request.model,
+            "params": dict(request.params),
+            "messages": {"kept": kept, "new": new, "sha256": prompt.digest()},
+            "response": {
+                "message": step.response.message,
+                "usage": _usage(step.response.usage),
+                "latency_s": step.response.latency_s,
+            },
+            "tool_calls": [
+                {
+                    "id": r.call.id,
+                    "name": r.call.name,
+                    "arguments": r.call.arguments,
+                    "output": r.output,
+                    "error": r.error,
+                    "memory_update": dict(r.memory_update),
+                    "latency_s": r.latency_s,
+                }
+                for r in step.results
+            ],
+            "state": {"sha256": state.hash(), **state.summary()},
+        }
+        if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
+            record["tools"] = list(request.tools)
+            self._tools = request.tools
+        if state.memory is self._memory:  # unchanged memory is carried forward by the reader
+            del record["state"]["memory"]
+        self._memory = state.memory
+        self._prompt = prompt
+        self._write(record)
+
+    def write_end(self, outcome: Outcome) -> None:
+        """Append the end record: how the run ended, its answer and totals."""
+        self._write(
+            {
+                "kind": "end",
+                "status": outcome.status,
+                "answer": outcome.answer,
+                "error": outcome.error,
+                "steps": outcome.steps,
+                "usage": _usage(outcome.usage),
+                "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            }
+        )
+
+    def record(self, run: AgentRun) -> Outcome:
+        """Drive ``run`` to its end, writing every step and then the end record (also on Ctrl-C)."""
+        outcome = drive(run, self.write_step)
+        self.write_end(outcome)
+        return outcome
+
+    def close(self) -> None:
+        """Close the file; records are already on it."""
+        os.close(self._fd)
+
+    def __enter__(self) -> TraceWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
