@@ -131,11 +131,12 @@ def run_job(cfg: DictConfig) -> str:
     from hydra.core.hydra_config import HydraConfig
     from hydra.errors import InstantiationException
     from hydra.types import RunMode
-    from hydra.utils import instantiate, to_absolute_path
+    from hydra.utils import to_absolute_path
 
-    from agent.loop import AgentRun, drive, start_state
-    from agent.runtime import Runtime
-    from agent.workspace import prepare_workspace
+    from agent.build import build_run
+    from agent.loop import drive
+    from agent.records import Outcome
+    from agent.state import AgentState
 
     hydra_cfg = HydraConfig.get()
     writer = None
@@ -148,18 +149,12 @@ def run_job(cfg: DictConfig) -> str:
         except TraceError as err:
             fail(str(err))
     try:
-        llm = instantiate(cfg.llm)
-        tools = instantiate(cfg.tools)
-        prepare_workspace(cfg.task.get("workspace_seed"), tools.workspace)
+        run = build_run(cfg)
     except (InstantiationException, FileNotFoundError) as err:
-        fail(f"cannot build the run from its config: {' '.join(str(err).split())}")
-    run = AgentRun(
-        state=start_state(system_prompt=cfg.task.system_prompt, prompt=cfg.task.prompt),
-        llm=llm,
-        tools=tools,
-        runtime=Runtime(seed=cfg.seed),
-        max_steps=cfg.agent.max_steps,
-    )
+        problem = f"cannot build the run from its config: {' '.join(str(err).split())}"
+        if writer is not None:  # the trace says why the run never started
+            writer.write_end(Outcome("error", AgentState(), error=problem))
+        fail(problem)
     if writer is not None:
         with writer:
             outcome = writer.record(run)
