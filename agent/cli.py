@@ -150,7 +150,7 @@ def run_job(cfg: DictConfig) -> str:
             fail(str(err))
     try:
         run = build_run(cfg)
-    except (InstantiationException, FileNotFoundError) as err:
+    except (InstantiationException, FileNotFoundError, FileExistsError) as err:
         problem = f"cannot build the run from its config: {' '.join(str(err).split())}"
         if writer is not None:  # the trace says why the run never started
             writer.write_end(Outcome("error", AgentState(), error=problem))

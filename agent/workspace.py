@@ -17,7 +17,14 @@ def seed_folder(seed: str) -> Path:
 
 
 def prepare_workspace(seed: str | None, workspace: Path) -> None:
-    """Create ``workspace`` holding a copy of ``seed`` (nothing copied when seed is None)."""
+    """Create ``workspace`` holding a copy of ``seed`` (nothing copied when seed is None).
+
+    An existing workspace with files in it is refused: a run that starts from another run's
+    leftovers is not the run its config describes.
+    """
+    if workspace.is_dir() and any(workspace.iterdir()):
+        msg = f"workspace {workspace} already holds files (from an earlier run?); give the run a fresh hydra.run.dir"
+        raise FileExistsError(msg)
     if seed is None:
         workspace.mkdir(parents=True, exist_ok=True)
         return

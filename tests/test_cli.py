@@ -1,0 +1,136 @@
+"""The `agent` command, run for real as a subprocess through its console script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+
+from tests.conftest import agent, one_line_error
+
+
+class TestRun:
+    def test_run_finishes_offline_and_says_where_its_files_are(self, tmp_path: Path) -> None:
+        """`agent run` answers, exits 0, and writes its workspace under the printed run dir, no trace."""
+        result = agent("run", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "answer: The 4 invoices in invoices.csv total 3949.74 EUR" in result.stdout
+        run_dir = Path(result.stdout.split("run dir: ")[1].split()[0])
+        assert run_dir.is_relative_to(tmp_path / "outputs")
+        assert "3949.74" in (run_dir / "workspace" / "report.md").read_text()
+        assert not list(tmp_path.rglob("*.jsonl"))
+
+    def test_trace_flag_and_trace_overrides_record_the_same_run(self, tmp_path: Path) -> None:
+        """`--trace PATH` and `trace=true tracePath=PATH` both write a complete trace to PATH."""
+        first = agent("run", "--trace", "a.jsonl", cwd=tmp_path)
+        second = agent("run", "trace=true", "tracePath=b.jsonl", cwd=tmp_path)
+        assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+        a, b = ([orjson.loads(line) for line in (tmp_path / name).read_bytes().splitlines()] for name in ("a.jsonl", "b.jsonl"))
+        assert [r["kind"] for r in a] == ["header", *["step"] * 6, "end"]
+        assert [r["state"]["sha256"] for r in a[1:-1]] == [r["state"]["sha256"] for r in b[1:-1]]
+        assert a[0]["overrides"] == ["trace=true", "tracePath=a.jsonl"]
+        assert a[0]["choices"]["llm"] == "scripted" and a[0]["config"]["task"]["name"] == "invoices"
+
+    def test_default_trace_path_is_in_the_run_dir(self, tmp_path: Path) -> None:
+        """With trace=true and no tracePath the trace goes to the job's output dir."""
+        result = agent("run", "trace=true", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        run_dir = Path(result.stdout.split("run dir: ")[1].split()[0])
+        assert (run_dir / "trace.jsonl").is_file()
+        assert f"trace: {run_dir / 'trace.jsonl'}" in result.stdout
+
+    def test_untraced_run_matches_traced_run(self, tmp_path: Path) -> None:
+        """trace=false prints the same status and answer as a traced run."""
+        untraced = agent("run", "trace=false", cwd=tmp_path)
+        traced = agent("run", "--trace", "t.jsonl", cwd=tmp_path)
+
+        def summary(out: str) -> list[str]:
+            return [line for line in out.splitlines() if line.startswith(("finished", "answer:"))]
+
+        assert summary(untraced.stdout) == summary(traced.stdout) and len(summary(traced.stdout)) == 2
+
+    def test_sweep_writes_one_trace_per_job(self, tmp_path: Path) -> None:
+        """`-m task=invoices,recipes trace=true` gives each job its own trace with its own overrides."""
+        result = agent("run", "-m", "task=invoices,recipes", "trace=true", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        traces = sorted((tmp_path / "multirun").rglob("trace.jsonl"))
+        assert len(traces) == 2
+        headers = [orjson.loads(t.read_bytes().splitlines()[0]) for t in traces]
+        assert [h["overrides"] for h in headers] == [["task=invoices", "trace=True"], ["task=recipes", "trace=True"]]  # as Hydra hands a sweep job its overrides
+        assert [h["job"]["num"] for h in headers] == [0, 1]
+
+    def test_run_that_hits_max_steps_exits_1(self, tmp_path: Path) -> None:
+        """A run that does not finish says so and exits 1."""
+        result = agent("run", "agent.max_steps=2", cwd=tmp_path)
+        assert result.returncode == 1 and result.stdout.startswith("max_steps after 2 steps")
+
+    def test_existing_trace_is_refused_and_kept(self, tmp_path: Path) -> None:
+        """A second run pointed at the same trace path exits 2 with one line and leaves the trace intact."""
+        assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
+        before = (tmp_path / "t.jsonl").read_bytes()
+        again = agent("run", "--trace", "t.jsonl", cwd=tmp_path)
+        assert again.returncode == 2 and "already exists" in one_line_error(again)
+        assert (tmp_path / "t.jsonl").read_bytes() == before
+
+    def test_bad_override_exits_2_with_one_line(self, tmp_path: Path) -> None:
+        """An unknown key or group option is unusable input: one line on stderr, status 2."""
+        for override, words in (("nosuchkey=1", "Could not override 'nosuchkey'"), ("task=nosuchtask", "Could not find 'task/nosuchtask'")):
+            result = agent("run", override, cwd=tmp_path)
+            assert result.returncode == 2 and words in one_line_error(result)
+
+    def test_trace_flag_without_path_or_with_a_sweep_is_refused(self, tmp_path: Path) -> None:
+        """`--trace` needs a path and names one file, so it cannot serve a sweep."""
+        assert "needs a file path" in one_line_error(agent("run", "--trace", cwd=tmp_path))
+        sweep = agent("run", "-m", "--trace", "t.jsonl", "task=invoices,recipes", cwd=tmp_path)
+        assert sweep.returncode == 2 and "use trace=true" in one_line_error(sweep)
+
+
+class TestHelp:
+    def test_agent_help_lists_the_commands(self, tmp_path: Path) -> None:
+        """`agent --help` names run and trace inspect."""
+        result = agent("--help", cwd=tmp_path)
+        assert result.returncode == 0 and "run [--trace PATH]" in result.stdout and "trace inspect" in result.stdout
+
+    def test_run_help_is_hydras_with_the_config_groups(self, tmp_path: Path) -> None:
+        """`agent run --help` shows the groups and their options."""
+        result = agent("run", "--help", cwd=tmp_path)
+        assert result.returncode == 0
+        assert "Usage: agent run [--trace PATH]" in result.stdout
+        assert "task: invoices, recipes" in result.stdout and "llm: scripted" in result.stdout
+
+    def test_cfg_job_prints_the_composed_config(self, tmp_path: Path) -> None:
+        """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""
+        result = agent("run", "--cfg", "job", "task=recipes", cwd=tmp_path)
+        assert result.returncode == 0 and "name: recipes" in result.stdout and "max_steps: 20" in result.stdout
+        assert not (tmp_path / "outputs").exists()
+
+    def test_unknown_command_exits_2(self, tmp_path: Path) -> None:
+        """A typo gets one line that names the commands."""
+        result = agent("rnu", cwd=tmp_path)
+        assert result.returncode == 2 and "expected run or trace" in one_line_error(result)
+
+
+class TestInspect:
+    def test_inspect_prints_every_step_and_the_end(self, tmp_path: Path) -> None:
+        """The summary has the header, each step's tool calls with output and state hash, and the ending."""
+        assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
+        result = agent("trace", "inspect", "t.jsonl", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        out = result.stdout
+        trace = [orjson.loads(line) for line in (tmp_path / "t.jsonl").read_bytes().splitlines()]
+        assert f"run       {trace[0]['run_id']}" in out
+        assert "task      invoices" in out and "model     scripted  temperature=0.0" in out
+        for step in trace[1:-1]:
+            assert f"step {step['index']}  " in out
+            assert f"state {step['state']['sha256'][:12]}" in out
+        assert 'call calculator({"expression":"1200.00 + 349.99 + 89.50 + 2310.25"})\n    -> "3949.74"' in out
+        assert "end       finished after 6 steps" in out
+        assert "answer    The 4 invoices in invoices.csv total 3949.74 EUR" in out
+
+    def test_full_shows_what_the_summary_truncates(self, tmp_path: Path) -> None:
+        """Long outputs are cut to one line by default and shown whole with --full."""
+        assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
+        short = agent("trace", "inspect", "t.jsonl", cwd=tmp_path).stdout
+        full = agent("trace", "inspect", "t.jsonl", "--full", cwd=tmp_path).stdout
+        assert "INV-1044" not in short and "…" in short
+        assert "INV-1044,Harbor Logistics,2026-10-28,2310.25" in full
