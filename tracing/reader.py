@@ -78,6 +78,9 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
             if not complete:
                 msg = f"{where}: the trace header is cut off (the run stopped while writing its first line); nothing to read"
                 raise TraceError(msg) from None
+            if not seen_any:
+                msg = f"{where}: this is not an {FORMAT} file (its first line is not JSON)"
+                raise TraceError(msg) from None
             msg = f"{where}: not valid JSON ({err}); the trace is corrupt at this line"
             raise TraceError(msg) from None
         if not seen_any:
