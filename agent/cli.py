@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,7 +50,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(USAGE, end="")
         return
     command, rest = args[0], args[1:]
-    if command == "run":
+    if command in ("-sc", "--shell-completion"):
+        # Hydra's installed completion script calls `agent -sc query=...` with the whole command
+        # line in COMP_LINE; drop the `run` word so Hydra completes the overrides after it.
+        line = os.environ.get("COMP_LINE", "")
+        os.environ["COMP_LINE"] = re.sub(r"^(\S*agent)\s+run\b", r"\1", line)
+        _run(args)
+    elif command == "run":
         _run(rest)
     elif command == "trace":
         _trace(rest)
@@ -101,7 +108,7 @@ def _run(args: list[str]) -> None:
         if {"-m", "--multirun"} & set(hydra_args):
             fail("--trace names one file but a sweep writes one trace per job; use trace=true (each job's trace goes to its output dir)")
         hydra_args += ["trace=true", f"tracePath={trace_path}"]
-    sys.argv = ["agent run", *hydra_args]
+    sys.argv = ["agent", *hydra_args]  # Hydra names the program in completion scripts after argv[0]
     _hydra_main()
 
 

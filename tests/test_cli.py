@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import orjson
@@ -103,6 +104,14 @@ class TestHelp:
         result = agent("run", "--cfg", "job", "task=recipes", cwd=tmp_path)
         assert result.returncode == 0 and "name: recipes" in result.stdout and "max_steps: 20" in result.stdout
         assert not (tmp_path / "outputs").exists()
+
+    def test_shell_completion_completes_run_overrides(self, tmp_path: Path) -> None:
+        """Hydra's bash completion, installed for `agent`, completes group options after `agent run`."""
+        install = agent("run", "-sc", "install=bash", cwd=tmp_path)
+        assert install.returncode == 0 and "hydra_bash_completion agent" in install.stdout
+        env = {**os.environ, "COMP_LINE": "agent run task=", "COMP_POINT": "15"}
+        query = agent("-sc", "query=bash", cwd=tmp_path, env=env)
+        assert query.stdout.split() == ["task=invoices", "task=recipes"]
 
     def test_unknown_command_exits_2(self, tmp_path: Path) -> None:
         """A typo gets one line that names the commands."""
