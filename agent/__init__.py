@@ -3,3 +3,5 @@
 Nothing in this package imports ``tracing``; recording and replay are composed from outside
 (see ``agent.cli``, the composition root).
 """
+
+__version__ = "0.1.0"

@@ -33,8 +33,9 @@ examples:
   agent trace inspect demo.jsonl      read what happened
 """
 
-# Packages whose versions go into a trace header: they decide what a run does.
-_VERSIONED = ("agent-harness", "hydra-core", "omegaconf", "orjson", "deepdiff", "openai")
+# Modules whose versions go into a trace header when the run loaded them: they decide what it does.
+# Read from __version__ because importlib.metadata alone costs ~5 ms of start-up (bench/RESULTS.md).
+_VERSIONED = {"agent": "agent-harness", "hydra": "hydra-core", "omegaconf": "omegaconf", "orjson": "orjson", "openai": "openai", "llama_cpp": "llama-cpp-python"}
 
 
 def fail(message: str) -> NoReturn:
@@ -181,18 +182,15 @@ def run_job(cfg: DictConfig) -> str:
 
 
 def _header(cfg: DictConfig, hydra_cfg: object) -> dict[str, object]:
-    from importlib import metadata
-
     from omegaconf import OmegaConf
 
     from tracing.writer import make_header
 
     versions = {"python": sys.version.split()[0]}
-    for name in _VERSIONED:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
+    for module, distribution in _VERSIONED.items():
+        version = getattr(sys.modules.get(module), "__version__", None)
+        if version is not None:
+            versions[distribution] = str(version)
     return make_header(
         config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
         overrides=list(hydra_cfg.overrides.task),  # type: ignore[attr-defined]
