@@ -179,4 +179,9 @@ class AgentState:
 
     def hash(self) -> str:
         """Stable sha256 of the state: same state, same hash, in any process on any machine."""
-        return sha256_hex(canonical(self.summary()))
+        return summary_hash(self.summary())
+
+
+def summary_hash(summary: Mapping[str, Any]) -> str:
+    """The state hash from a state's ``summary()``, for callers that already hold the summary."""
+    return sha256_hex(canonical(summary))

@@ -18,7 +18,7 @@ import orjson
 
 from agent.loop import AgentRun, drive
 from agent.records import Outcome, Step, Usage
-from agent.state import History
+from agent.state import History, summary_hash
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 
@@ -128,8 +128,9 @@ class TraceWriter:
                 }
                 for r in step.results
             ],
-            "state": {"sha256": state.hash(), **state.summary()},
         }
+        summary = state.summary()
+        record["state"] = {"sha256": summary_hash(summary), **summary}
         if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
             record["tools"] = list(request.tools)
             self._tools = request.tools
