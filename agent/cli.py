@@ -11,26 +11,32 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
+
+    from agent.records import Outcome, Step
 
 USAGE = """\
 usage: agent <command> [args]
 
 commands:
   run [--trace PATH] [OVERRIDES...]   run the agent (Hydra app: `agent run --help` lists the config groups)
+  replay TRACE [--json] [OVERRIDES...]
+                                      re-execute a recorded run offline, checking every step against it
+                                      (`agent replay --help` for replay.config=current and mixed modes)
   trace inspect TRACE [--full]        print a recorded run step by step
 
-exit status: 0 ok, 1 the run did not finish (max_steps, error, interrupted), 2 unusable input
+exit status: 0 ok, 1 the run did not finish or the replay diverged, 2 unusable input
 
 examples:
   agent run                           run the default task offline (scripted LLM, live tools)
   agent run --trace demo.jsonl        run and record a trace
   agent trace inspect demo.jsonl      read what happened
+  agent replay demo.jsonl             check that the agent still does what it did
 """
 
 # Modules whose versions go into a trace header when the run loaded them: they decide what it does.
@@ -59,10 +65,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         _run(args)
     elif command == "run":
         _run(rest)
+    elif command == "replay":
+        _replay(rest)
     elif command == "trace":
         _trace(rest)
     else:
-        fail(f"unknown command {command!r}; expected run or trace (see `agent --help`)")
+        fail(f"unknown command {command!r}; expected run, replay or trace (see `agent --help`)")
 
 
 def _trace(args: list[str]) -> None:
@@ -113,14 +121,14 @@ def _run(args: list[str]) -> None:
     _hydra_main()
 
 
-def _hydra_main() -> None:
+def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: str = "config") -> None:
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     # Let Hydra's errors reach us instead of being printed over several lines with exit status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name="config")(run_job)
+    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name=config_name)(job or run_job)
     try:
         app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
@@ -135,10 +143,29 @@ def _one_line(err: BaseException) -> str:
 
 
 def run_job(cfg: DictConfig) -> str:
-    """One Hydra job: build the parts the config names, run the agent, record it when tracing is on."""
+    """One `agent run` job: build the parts the config names, run the agent, record it when tracing is on."""
     from hydra.core.hydra_config import HydraConfig
-    from hydra.errors import InstantiationException
     from hydra.types import RunMode
+
+    hydra_cfg = HydraConfig.get()
+    outcome, trace_path = _run_agent(cfg, hydra_cfg)
+    job = f"[job {hydra_cfg.job.num}] " if hydra_cfg.mode == RunMode.MULTIRUN else ""
+    print(f"{job}{outcome.status} after {outcome.steps} steps" + (f": {outcome.error}" if outcome.error else ""))
+    if outcome.answer is not None:
+        print(f"{job}answer: {outcome.answer}")
+    print(f"{job}run dir: {hydra_cfg.runtime.output_dir}")
+    if trace_path is not None:
+        print(f"{job}trace: {trace_path}")
+    if outcome.status != "finished" and hydra_cfg.mode == RunMode.RUN:
+        raise SystemExit(1)
+    return outcome.status
+
+
+def _run_agent(
+    cfg: DictConfig, hydra_cfg: Any, *, parts: Mapping[str, Any] | None = None, each_step: Callable[[Step], object] | None = None
+) -> tuple[Outcome, Path | None]:
+    """Build and drive one run, through a trace writer when ``cfg.trace`` is on; ``parts`` go to build_run."""
+    from hydra.errors import InstantiationException
     from hydra.utils import to_absolute_path
 
     from agent.build import build_run
@@ -146,7 +173,6 @@ def run_job(cfg: DictConfig) -> str:
     from agent.records import Outcome
     from agent.state import AgentState
 
-    hydra_cfg = HydraConfig.get()
     writer = None
     if cfg.trace:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.errors import TraceError
@@ -157,28 +183,122 @@ def run_job(cfg: DictConfig) -> str:
         except TraceError as err:
             fail(str(err))
     try:
-        run = build_run(cfg)
+        run = build_run(cfg, **(parts or {}))
     except (InstantiationException, FileNotFoundError, FileExistsError) as err:
         problem = f"cannot build the run from its config: {' '.join(str(err).split())}"
         if writer is not None:  # the trace says why the run never started
             writer.write_end(Outcome("error", AgentState(), error=problem))
         fail(problem)
-    if writer is not None:
-        with writer:
-            outcome = writer.record(run)
-    else:
-        outcome = drive(run)
+    if writer is None:
+        return drive(run, each_step or (lambda step: None)), None
+    with writer:
+        return writer.record(run, each_step), writer.path
 
-    job = f"[job {hydra_cfg.job.num}] " if hydra_cfg.mode == RunMode.MULTIRUN else ""
-    print(f"{job}{outcome.status} after {outcome.steps} steps" + (f": {outcome.error}" if outcome.error else ""))
-    if outcome.answer is not None:
-        print(f"{job}answer: {outcome.answer}")
-    print(f"{job}run dir: {hydra_cfg.runtime.output_dir}")
-    if writer is not None:
-        print(f"{job}trace: {writer.path}")
-    if outcome.status != "finished" and hydra_cfg.mode == RunMode.RUN:
-        raise SystemExit(1)
-    return outcome.status
+
+def _replay(args: list[str]) -> None:
+    if any(a in ("-h", "--help") for a in args):
+        sys.argv = ["agent", "--help"]
+        _hydra_main(config_name="replay")
+        return
+    as_json = "--json" in args
+    positional = [a for a in args if a != "--json"]
+    if not positional or "=" in positional[0] or positional[0].startswith("-"):
+        fail("replay needs a trace file, as in `agent replay demo.jsonl [OVERRIDES...]`")
+    path, overrides = Path(positional[0]), positional[1:]
+    mode = "recorded"
+    for override in [o for o in overrides if o.startswith("replay.config=")]:
+        mode = override.split("=", 1)[1]
+        overrides.remove(override)
+    from tracing.replay_config import MODES, override_key, recorded_run, replay_overrides
+
+    if mode not in MODES:
+        fail(f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}")
+    from hydra.core.config_store import ConfigStore
+
+    from tracing.errors import TraceError
+    from tracing.reader import read_trace
+
+    try:
+        trace = read_trace(path)
+    except TraceError as err:
+        fail(str(err))
+    llm_replayed = "llm" not in {override_key(o) for o in overrides}
+    node = recorded_run(trace.header["config"], llm_replayed=llm_replayed) if mode == "recorded" else {}
+    node["replay"] = {"trace": str(path.resolve()), "config": mode}
+    ConfigStore.instance().store(name="recorded_run", node=node)
+    sys.argv = ["agent", *replay_overrides(trace.header, overrides, mode)]
+    _hydra_main(lambda cfg: replay_job(cfg, trace=trace, as_json=as_json), config_name="replay")
+
+
+def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
+    """One `agent replay` job: the recorded run re-executed through the same loop, checked step by step."""
+    import orjson
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from tracing.replay import Divergence, RecordingEnded, ReplayResult, ReplaySession
+    from tracing.replay_config import foreign_targets
+
+    hydra_cfg = HydraConfig.get()
+    allowed = list(cfg.get("allowed_targets") or [])
+    foreign = foreign_targets(OmegaConf.to_container(cfg, resolve=False), allowed) + foreign_targets(trace.header["config"], allowed)
+    if foreign:
+        fail(
+            f"{trace.path} names code outside this project: {', '.join(sorted(set(foreign)))}; nothing was built. "
+            "If you trust it, list its module in allowed_targets (conf/config.yaml or allowed_targets=[module])"
+        )
+    session = ReplaySession(trace)
+
+    def build(node: Any) -> Any:  # the replay backends get the session; any other part builds as in `agent run`
+        return instantiate(node, session=session) if str(node.get("_target_", "")).startswith("tracing.replay.") else instantiate(node)
+
+    try:
+        parts = {"llm": build(cfg.llm), "tools": build(cfg.tools), "clock": session.clock}
+        outcome, _ = _run_agent(cfg, hydra_cfg, parts=parts, each_step=session.check_step)
+        result = session.finish(outcome)
+    except RecordingEnded:
+        result = ReplayResult(trace=trace.path, steps=session.step, cut_off=True)
+    except Divergence as divergence:
+        divergence.config_drift = _config_drift(cfg, trace.header)
+        choices = hydra_cfg.runtime.choices
+        if divergence.config_drift:
+            divergence.likely_cause = "the config differs from the recording's (see config drift)"
+        elif choices.get("llm") != "replay" or choices.get("tools") != "replay":
+            divergence.likely_cause = "a live backend in this replay answered otherwise than the recording (mixed mode)"
+        print(orjson.dumps(divergence.as_dict(), default=str).decode() if as_json else divergence.report())
+        if hydra_cfg.mode == RunMode.RUN:
+            raise SystemExit(1) from None
+        return "diverged"
+    if cfg.replay.config == "current":
+        result = ReplayResult(trace=result.trace, steps=result.steps, cut_off=result.cut_off, config_drift=_config_drift(cfg, trace.header))
+    print(orjson.dumps(result.as_dict()).decode() if as_json else result.line())
+    return "ok"
+
+
+def _config_drift(cfg: DictConfig, header: Mapping[str, Any]) -> list[str]:
+    """Keys whose values in this replay's config differ from the recording's.
+
+    A replayed llm is left out (the replay LLM has no settings), and of a toolbox only its tool list
+    counts (a replay toolbox differs from the live one in nothing else that matters).
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from tracing.replay_config import config_drift
+    from tracing.writer import redact
+
+    recorded = dict(header["config"])
+    current = redact(OmegaConf.to_container(cfg, resolve=True))
+    choices = HydraConfig.get().runtime.choices
+    if choices.get("llm") == "replay":
+        recorded.pop("llm", None)
+        current.pop("llm", None)
+    for config in (recorded, current):
+        if isinstance(config.get("tools"), Mapping):
+            config["tools"] = {"tools": config["tools"].get("tools")}
+    return config_drift(recorded, current)
 
 
 def _header(cfg: DictConfig, hydra_cfg: object) -> dict[str, object]:

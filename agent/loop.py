@@ -73,7 +73,15 @@ class AgentRun:
             answer = response.message.get("content") if done else None
             state = AgentState(state.messages, state.memory, state.step + 1, done, answer)
             self.state = state
-            yield Step(index=state.step - 1, timestamp=timestamp, request=request, response=response, results=tuple(results), state=state)
+            yield Step(
+                index=state.step - 1,
+                timestamp=timestamp,
+                request=request,
+                response=response,
+                results=tuple(results),
+                state=state,
+                clock=runtime.take_reads(),
+            )
             if done:
                 self.outcome = Outcome("finished", state, usage=self.usage)
                 return

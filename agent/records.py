@@ -39,6 +39,12 @@ class ToolCall:
     """The arguments as the raw JSON text the model produced (kept raw so malformed text is seen)."""
 
 
+def tool_calls_in(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
+    """The tool calls of an assistant message in the OpenAI shape, in order."""
+    calls = message.get("tool_calls") or ()
+    return tuple(ToolCall(id=str(c["id"]), name=str(c["function"]["name"]), arguments=str(c["function"]["arguments"])) for c in calls)
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one model call, as the backend reports them."""
@@ -100,6 +106,8 @@ class Step:
     """The tool calls of the response with their results, in order."""
     state: AgentState
     """The state after the step (immutable, so steps can be kept)."""
+    clock: tuple[float, ...] = ()
+    """Every value the runtime's clock handed out during the step, the step's timestamp first."""
 
 
 Status = Literal["finished", "max_steps", "error", "interrupted"]

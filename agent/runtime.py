@@ -21,10 +21,21 @@ class Runtime:
     """Returns the current time in seconds since the epoch."""
     rng: random.Random = field(init=False)
     """The run's random generator: the only randomness the agent and its tools may use."""
+    reads: list[float] = field(init=False, default_factory=list)
+    """Clock values handed out since the loop last took them: a trace keeps them per step so a
+    replay can hand the same values to the same reads."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
     def now(self) -> float:
         """The current time, from the runtime's clock."""
-        return self.clock()
+        value = self.clock()
+        self.reads.append(value)
+        return value
+
+    def take_reads(self) -> tuple[float, ...]:
+        """The clock values handed out since the last call, oldest first."""
+        reads = tuple(self.reads)
+        self.reads.clear()
+        return reads

@@ -97,7 +97,7 @@ class TestHelp:
         result = agent("run", "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Usage: agent run [--trace PATH]" in result.stdout
-        assert "task: invoices, recipes" in result.stdout and "llm: scripted" in result.stdout
+        assert "task: invoices, recipes" in result.stdout and "llm: replay, scripted" in result.stdout
 
     def test_cfg_job_prints_the_composed_config(self, tmp_path: Path) -> None:
         """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""
@@ -116,7 +116,7 @@ class TestHelp:
     def test_unknown_command_exits_2(self, tmp_path: Path) -> None:
         """A typo gets one line that names the commands."""
         result = agent("rnu", cwd=tmp_path)
-        assert result.returncode == 2 and "expected run or trace" in one_line_error(result)
+        assert result.returncode == 2 and "expected run, replay or trace" in one_line_error(result)
 
 
 class TestInspect:

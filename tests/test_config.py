@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hydra.utils import instantiate
 
 from agent.build import build_run
-from agent.loop import drive
+from tracing.reader import read_trace
+from tracing.replay import ReplaySession
+from tracing.writer import TraceWriter, make_header
 
 
 def options(group: str) -> list[str]:
@@ -27,10 +30,18 @@ def test_every_group_has_options() -> None:
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
-def test_option_composes_and_builds(compose_config: Callable[..., Any], group: str, option: str) -> None:
+def test_option_composes_and_builds(compose_config: Callable[..., Any], tmp_path: Path, group: str, option: str) -> None:
     """Composing group=option and instantiating its llm and tools works; a broken YAML fails here."""
     cfg = compose_config(f"{group}={option}")
-    llm, tools = instantiate(cfg.llm), instantiate(cfg.tools)
+    # The replay backends are handed the session of a trace, as `agent replay` does.
+    with TraceWriter.create(tmp_path / "t.jsonl", make_header(config={}, overrides=[], choices={}, job={}, versions={})) as writer:
+        writer.record(build_run(compose_config()))
+    session = ReplaySession(read_trace(tmp_path / "t.jsonl"))
+
+    def build(node: Any) -> Any:
+        return instantiate(node, session=session) if node._target_.startswith("tracing.replay.") else instantiate(node)
+
+    llm, tools = build(cfg.llm), build(cfg.tools)
     assert llm.model and tools.schemas
 
 

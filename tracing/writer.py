@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from agent.loop import AgentRun, drive
+from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, Usage
 from agent.state import History, summary_hash
 from tracing.errors import TraceError
@@ -108,6 +108,7 @@ class TraceWriter:
             "kind": "step",
             "index": step.index,
             "timestamp": step.timestamp,
+            "clock": step.clock,
             "model": request.model,
             "params": dict(request.params),
             "messages": {"kept": kept, "new": new, "sha256": prompt.digest()},
@@ -154,9 +155,23 @@ class TraceWriter:
             }
         )
 
-    def record(self, run: AgentRun) -> Outcome:
-        """Drive ``run`` to its end, writing every step and then the end record (also on Ctrl-C)."""
-        outcome = drive(run, self.write_step)
+    def record(self, run: AgentRun, each_step: Callable[[Step], object] | None = None) -> Outcome:
+        """Drive ``run`` to its end, writing every step (then handing it to ``each_step``) and the end record.
+
+        Ctrl-C ends the run with status interrupted; an Abort raised by a backend or by ``each_step``
+        (a replay's divergence) is recorded as an error ending and raised again.
+        """
+
+        def write_then(step: Step) -> None:
+            self.write_step(step)
+            if each_step is not None:
+                each_step(step)
+
+        try:
+            outcome = drive(run, write_then)
+        except Abort as err:
+            self.write_end(Outcome("error", run.state, error=str(err), usage=run.usage))
+            raise
         self.write_end(outcome)
         return outcome
 

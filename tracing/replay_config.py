@@ -1,0 +1,113 @@
+"""The config a replay runs with, built from a trace's header, and the checks made on it.
+
+A trace may come from someone else: nothing in its config is run, composed as code or trusted.
+Its values are taken literally (interpolations escaped), its ``hydra``, ``defaults`` and
+``allowed_targets`` keys are dropped, and every ``_target_`` must belong to this project or to a
+module today's config allows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+PROJECT_PACKAGES = ("agent", "tracing")
+MODES = ("recorded", "current")
+# Keys that differ between any two runs, or that the replay sets itself: never config drift.
+RUN_SPECIFIC = ("trace", "tracePath", "tools.workspace", "replay", "allowed_targets")
+# Keys of a recorded config a replay never takes over from a trace.
+_UNTRUSTED = ("hydra", "defaults", "allowed_targets", "trace", "tracePath", "replay")
+
+_OVERRIDE_KEY = re.compile(r"^(?:~|\+\+|\+)?([^=@~]+)")
+
+
+def override_key(override: str) -> str:
+    """The key or group an override sets: ``+llm.model=x`` -> ``llm.model``, ``task=a`` -> ``task``."""
+    match = _OVERRIDE_KEY.match(override)
+    return match[1] if match else override
+
+
+def _targets(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key == "_target_":
+                yield where, item
+            else:
+                yield from _targets(item, where)
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            yield from _targets(item, f"{path}[{index}]")
+
+
+def foreign_targets(config: Any, allowed: Sequence[str]) -> list[str]:
+    """``path=target`` for each ``_target_`` outside this project's packages and the ``allowed`` modules."""
+    modules = (*PROJECT_PACKAGES, *allowed)
+    return [
+        f"{path}={target}"
+        for path, target in _targets(config)
+        if not (isinstance(target, str) and any(target == m or target.startswith(f"{m}.") for m in modules))
+    ]
+
+
+def _literal(value: Any) -> Any:
+    """``value`` with every string's ``${`` escaped, so OmegaConf takes recorded text as text."""
+    if isinstance(value, Mapping):
+        return {str(k): _literal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_literal(v) for v in value]
+    if isinstance(value, str):
+        return value.replace("\\", "\\\\").replace("${", "\\${") if "${" in value else value
+    return value
+
+
+def recorded_run(config: Mapping[str, Any], *, llm_replayed: bool) -> dict[str, Any]:
+    """The trace's config as the ``recorded_run`` node of conf/replay.yaml.
+
+    The llm section gives way to the llm group (replay, or the option asked for); of the tools
+    section only the tool list is kept, for the schemas the replay toolbox sends.
+    """
+    node = {k: v for k, v in config.items() if k not in _UNTRUSTED and k not in ("llm", "tools")}
+    if not llm_replayed and isinstance(config.get("llm"), Mapping):
+        node["llm"] = {k: v for k, v in config["llm"].items() if k != "_target_"}
+    tools = config.get("tools")
+    if isinstance(tools, Mapping) and isinstance(tools.get("tools"), Mapping):
+        node["tools"] = {"tools": tools["tools"]}
+    return _literal(node)
+
+
+def replay_overrides(header: Mapping[str, Any], user: Sequence[str], mode: str) -> list[str]:
+    """Hydra overrides of a replay: the recording's (choices or overrides), then the user's, which win."""
+    taken = {override_key(o) for o in user}
+    llm_replayed = "llm" not in taken
+    if mode == "recorded":
+        # The recorded values come with recorded_run; the recorded group choices pick the same groups.
+        recorded = [f"{group}={option}" for group, option in header.get("choices", {}).items() if group in ("agent", "task")]
+    else:
+        recorded = [str(o) for o in header.get("overrides", [])]
+
+    def keep(override: str) -> bool:
+        key = override_key(override)
+        if key in taken or key.split(".")[0] in _UNTRUSTED or key.startswith("hydra/"):
+            return False
+        if key in ("llm", "tools"):
+            return False  # the replay's own groups
+        return not (llm_replayed and key.startswith("llm."))  # the replay LLM has no model settings
+
+    return [o for o in recorded if keep(o)] + list(user)
+
+
+def config_drift(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between a recorded and today's resolved config."""
+    from tracing.replay import differences
+
+    def without_run_specific(config: Mapping[str, Any]) -> dict[str, Any]:
+        copy = {k: v for k, v in config.items() if k not in RUN_SPECIFIC}
+        if isinstance(copy.get("tools"), Mapping):
+            copy["tools"] = {k: v for k, v in copy["tools"].items() if k != "workspace"}
+        return copy
+
+    found = differences(without_run_specific(recorded), without_run_specific(current))
+    # One name per changed setting: a changed list item is reported as the list's key.
+    return sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in found})
