@@ -132,14 +132,14 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
     try:
         app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
-        fail(_one_line(err))
+        fail(f"{_one_line(err)} (see `agent {'replay' if config_name == 'replay' else 'run'} --help`)")
 
 
 def _one_line(err: BaseException) -> str:
     text = str(err).split("Config search path:", 1)[0]
     if err.__cause__ is not None and str(err.__cause__) not in text:
         text += f" ({str(err.__cause__).splitlines()[0]})"
-    return " ".join(text.split()) + " (see `agent run --help`)"
+    return " ".join(text.split())
 
 
 def run_job(cfg: DictConfig) -> str:
@@ -196,7 +196,10 @@ def _run_agent(
 
 
 def _replay(args: list[str]) -> None:
+    from hydra.core.config_store import ConfigStore
+
     if any(a in ("-h", "--help") for a in args):
+        ConfigStore.instance().store(name="recorded_run", node={"replay": {"trace": None, "config": "recorded"}})
         sys.argv = ["agent", "--help"]
         _hydra_main(config_name="replay")
         return
@@ -213,8 +216,6 @@ def _replay(args: list[str]) -> None:
 
     if mode not in MODES:
         fail(f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}")
-    from hydra.core.config_store import ConfigStore
-
     from tracing.errors import TraceError
     from tracing.reader import read_trace
 
