@@ -259,7 +259,7 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
         parts = {"llm": build(cfg.llm), "tools": build(cfg.tools), "clock": session.clock}
         outcome, _ = _run_agent(cfg, hydra_cfg, parts=parts, each_step=session.check_step)
         result = session.finish(outcome)
-    except RecordingEnded:
+    except RecordingEnded:  # a cut-off or interrupted recording: every step it has matched
         result = ReplayResult(trace=trace.path, steps=session.step, cut_off=True)
     except Divergence as divergence:
         divergence.config_drift = _config_drift(cfg, trace.header)

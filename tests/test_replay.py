@@ -101,7 +101,7 @@ class TestReplayMatches:
         cut.write_bytes(b"".join(raw[:4]) + raw[4][:40])
         result = agent("replay", str(cut), cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert "replay OK: 3 steps matched; the recording ends there (it was cut off)" in result.stdout
+        assert "replay OK: 3 steps matched; the recording ends there (the run was cut off or interrupted)" in result.stdout
 
     def test_replay_passes_with_sockets_blocked_and_no_key(self, recorded: Path, tmp_path: Path) -> None:
         """Nothing in a replay opens a network connection: with every socket refused it still matches."""
@@ -284,3 +284,29 @@ class TestUntrustedTraces:
         """Missing traces, bad modes and bad overrides are unusable input."""
         result = agent("replay", *(a.format(trace=recorded) for a in args), cwd=tmp_path)
         assert result.returncode == 2 and words in one_line_error(result)
+
+
+class TestRecordedEndings:
+    def test_run_that_ended_in_an_llm_error_replays_to_the_same_error(self, tmp_path: Path) -> None:
+        """A script that ran out is replayed as the same error ending after the same steps."""
+        result = agent("run", "--trace", "t.jsonl", "task.script=[{content: null, tool_calls: [{name: list_files, arguments: {}}]}]", cwd=tmp_path)
+        assert result.returncode == 1 and lines(tmp_path / "t.jsonl")[-1]["status"] == "error"
+        replay = agent("replay", "t.jsonl", cwd=tmp_path)
+        assert replay.returncode == 0, replay.stdout + replay.stderr
+        assert replay.stdout.startswith("replay OK: 1 steps matched")
+
+    def test_interrupted_recording_replays_up_to_where_it_stopped(self, compose_config: Compose, tmp_path: Path) -> None:
+        """Ctrl-C during the recording: the replay checks every recorded step and says the recording ends there."""
+        run = build_run(compose_config())
+        complete = run.llm.complete
+
+        def interrupt_at_third(request: Any) -> Any:
+            if sum(m["role"] == "assistant" for m in request.messages) == 2:
+                raise KeyboardInterrupt
+            return complete(request)
+
+        run.llm.complete = interrupt_at_third
+        record(run, tmp_path / "t.jsonl")
+        assert lines(tmp_path / "t.jsonl")[-1]["status"] == "interrupted"
+        result = agent("replay", "t.jsonl", cwd=tmp_path)
+        assert result.returncode == 0 and "replay OK: 2 steps matched; the recording ends there" in result.stdout

@@ -121,7 +121,11 @@ class Divergence(Abort):
 
 
 class RecordingEnded(Abort):
-    """The run went on past the last step of a trace that was cut off: nothing more to check."""
+    """The run went on past the last step of a trace that was cut off or interrupted: nothing more to check."""
+
+
+class RecordedFailure(RuntimeError):
+    """The recorded model call failed at this point; the replay LLM fails the same way, ending the run as error."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,11 +135,12 @@ class ReplayResult:
     trace: Path
     steps: int
     cut_off: bool
+    """Whether the recording stops before its run ended (cut off by a crash, or interrupted)."""
     config_drift: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for the terminal."""
-        ends = "; the recording ends there (it was cut off)" if self.cut_off else ""
+        ends = "; the recording ends there (the run was cut off or interrupted)" if self.cut_off else ""
         drift = f"; config drift: {', '.join(self.config_drift)}" if self.config_drift else ""
         return f"replay OK: {self.steps} steps matched{ends}{drift} ({self.trace})"
 
@@ -170,13 +175,20 @@ class ReplaySession:
         """The recorded step the run is at; past the recording's end the run diverges or the recording ended."""
         if self.step < len(self.trace.steps):
             return self.trace.steps[self.step]
-        if self.trace.cut_off:
+        end = self.trace.end
+        if end is None or end["status"] == "interrupted":
             raise RecordingEnded
+        if end["status"] == "error":  # the recorded model call failed here: fail the same way
+            raise RecordedFailure(end.get("error") or "the recorded LLM call failed")
         msg = f"the agent goes on to step {self.step}; the recording ended after {len(self.trace.steps)} steps"
         raise Divergence(trace=self.trace.path, step=self.step, what="end", summary=msg)
 
     def clock(self) -> float:
         """The next clock value the recording handed out in this step (its last one when they run out)."""
+        end, steps = self.trace.end, self.trace.steps
+        if self.step >= len(steps) and end is not None and end["status"] == "error":
+            # The step whose model call failed was never recorded: its reads repeat the last recorded time.
+            return float(steps[-1]["timestamp"]) if steps else 0.0
         recorded = self._recorded()
         reads = recorded.get("clock") or [recorded["timestamp"]]
         value = reads[min(self._clock, len(reads) - 1)]
@@ -272,7 +284,7 @@ class ReplaySession:
             if expected != actual:
                 summary = f"the run ends {outcome.status} after {outcome.steps} steps; the recording ended {end['status']} after {end['steps']}"
                 raise Divergence(trace=self.trace.path, step=outcome.steps, what="end", summary=summary, found=differences(expected, actual))
-        return ReplayResult(trace=self.trace.path, steps=outcome.steps, cut_off=self.trace.cut_off)
+        return ReplayResult(trace=self.trace.path, steps=outcome.steps, cut_off=end is None or end["status"] == "interrupted")
 
 
 def _message_differences(recorded: Sequence[Any], current: Sequence[Any]) -> list[Difference]:
