@@ -103,7 +103,7 @@ def _run(args: list[str]) -> None:
     while i < len(args):
         arg = args[i]
         if arg == "--trace":
-            if i + 1 >= len(args) or args[i + 1].startswith("-") or "=" in args[i + 1]:
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
                 fail("--trace needs a file path, as in `agent run --trace demo.jsonl`")
             trace_path = args[i + 1]
             i += 2
@@ -116,7 +116,8 @@ def _run(args: list[str]) -> None:
     if trace_path is not None:
         if {"-m", "--multirun"} & set(hydra_args):
             fail("--trace names one file but a sweep writes one trace per job; use trace=true (each job's trace goes to its output dir)")
-        hydra_args += ["trace=true", f"tracePath={trace_path}"]
+        quoted = trace_path.replace("\\", "\\\\").replace("'", "\\'")  # any file name survives Hydra's override grammar
+        hydra_args += ["trace=true", f"tracePath='{quoted}'"]
     sys.argv = ["agent", *hydra_args]  # Hydra names the program in completion scripts after argv[0]
     _hydra_main()
 

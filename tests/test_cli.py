@@ -29,8 +29,15 @@ class TestRun:
         a, b = ([orjson.loads(line) for line in (tmp_path / name).read_bytes().splitlines()] for name in ("a.jsonl", "b.jsonl"))
         assert [r["kind"] for r in a] == ["header", *["step"] * 6, "end"]
         assert [r["state"]["sha256"] for r in a[1:-1]] == [r["state"]["sha256"] for r in b[1:-1]]
-        assert a[0]["overrides"] == ["trace=true", "tracePath=a.jsonl"]
+        assert a[0]["overrides"] == ["trace=true", "tracePath='a.jsonl'"]
         assert a[0]["choices"]["llm"] == "scripted" and a[0]["config"]["task"]["name"] == "invoices"
+
+    def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
+        """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""
+        name = "my traces/it's a,b=c.jsonl"
+        result = agent("run", "--trace", name, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / name).is_file()
 
     def test_default_trace_path_is_in_the_run_dir(self, tmp_path: Path) -> None:
         """With trace=true and no tracePath the trace goes to the job's output dir."""
