@@ -236,6 +236,7 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     """One `agent replay` job: the recorded run re-executed through the same loop, checked step by step."""
     import orjson
     from hydra.core.hydra_config import HydraConfig
+    from hydra.errors import InstantiationException
     from hydra.types import RunMode
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
@@ -258,6 +259,9 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
 
     try:
         parts = {"llm": build(cfg.llm), "tools": build(cfg.tools), "clock": session.clock}
+    except InstantiationException as err:
+        fail(f"cannot build the replay from its config: {' '.join(str(err).split())}")
+    try:
         outcome, _ = _run_agent(cfg, hydra_cfg, parts=parts, each_step=session.check_step)
         result = session.finish(outcome)
     except RecordingEnded:  # a cut-off or interrupted recording: every step it has matched
