@@ -174,6 +174,7 @@ def _run_agent(
     from agent.records import Outcome
     from agent.state import AgentState
 
+    _scrub_hydra_records(cfg, hydra_cfg)
     writer = None
     if cfg.trace:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.errors import TraceError
@@ -194,6 +195,23 @@ def _run_agent(
         return drive(run, each_step or (lambda step: None)), None
     with writer:
         return writer.record(run, each_step), writer.path
+
+
+def _scrub_hydra_records(cfg: DictConfig, hydra_cfg: Any) -> None:
+    """Remove secret values from what Hydra wrote about this job before it started (.hydra/, multirun.yaml)."""
+    from hydra.utils import to_absolute_path
+    from omegaconf import OmegaConf
+
+    from tracing.secrets import scrub_files, secret_values
+
+    secrets = secret_values(OmegaConf.to_container(cfg, resolve=True), list(hydra_cfg.overrides.task))
+    if not secrets:
+        return
+    records = [Path(to_absolute_path(hydra_cfg.sweep.dir)) / "multirun.yaml"]
+    if hydra_cfg.output_subdir is not None:
+        folder = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
+        records += [folder / name for name in ("config.yaml", "hydra.yaml", "overrides.yaml")]
+    scrub_files(records, secrets)
 
 
 def _replay(args: list[str]) -> None:
@@ -293,7 +311,7 @@ def _config_drift(cfg: DictConfig, header: Mapping[str, Any]) -> list[str]:
     from omegaconf import OmegaConf
 
     from tracing.replay_config import config_drift
-    from tracing.writer import redact
+    from tracing.secrets import redact
 
     recorded = dict(header["config"])
     current = redact(OmegaConf.to_container(cfg, resolve=True))

@@ -31,7 +31,7 @@ def tool_message(result: ToolResult) -> dict[str, Any]:
         content = result.output
     else:
         content = orjson.dumps(result.output, default=str).decode()
-    return {"role": "tool", "tool_call_id": result.call.id, "name": result.call.name, "content": content}
+    return {"role": "tool", "tool_call_id": result.call.id, "content": content}
 
 
 class AgentRun:

@@ -104,7 +104,7 @@ class TestHelp:
         result = agent("run", "--help", cwd=tmp_path)
         assert result.returncode == 0
         assert "Usage: agent run [--trace PATH]" in result.stdout
-        assert "task: invoices, recipes" in result.stdout and "llm: replay, scripted" in result.stdout
+        assert "task: invoices, recipes" in result.stdout and "llm: local, openai, replay, scripted" in result.stdout
 
     def test_cfg_job_prints_the_composed_config(self, tmp_path: Path) -> None:
         """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""

@@ -20,7 +20,8 @@ from agent.runtime import Runtime
 from agent.tools import Toolbox
 from tracing.errors import TraceError
 from tracing.reader import iter_records, read_trace
-from tracing.writer import REDACTED, TraceWriter, make_header
+from tracing.secrets import REDACTED
+from tracing.writer import TraceWriter, make_header
 
 Compose = Callable[..., Any]
 

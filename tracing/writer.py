@@ -21,22 +21,7 @@ from agent.records import Outcome, Step, Usage
 from agent.state import History, summary_hash
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
-
-_SECRET_WORDS = ("api_key", "apikey", "token", "secret", "password", "authorization")
-REDACTED = "***redacted***"
-
-
-def redact(value: Any) -> Any:
-    """``value`` with every entry whose key looks secret replaced by a fixed placeholder."""
-    if isinstance(value, Mapping):
-        return {
-            k: REDACTED if v is not None and any(w in str(k).lower().replace("-", "_") for w in _SECRET_WORDS) else redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
-
+from tracing.secrets import redact, redact_overrides
 
 def make_header(
     *, config: Mapping[str, Any], overrides: Sequence[str], choices: Mapping[str, Any], job: Mapping[str, Any], versions: Mapping[str, str]
@@ -49,7 +34,7 @@ def make_header(
         "run_id": uuid.uuid4().hex,
         "started_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
         "config": redact(config),
-        "overrides": list(overrides),
+        "overrides": redact_overrides(overrides),
         "choices": dict(choices),
         "job": dict(job),
         "versions": dict(versions),
