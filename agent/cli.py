@@ -8,6 +8,7 @@ inspect`` never imports Hydra, so it starts fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import re
 import sys
@@ -242,6 +243,8 @@ def _replay(args: list[str]) -> None:
         trace = read_trace(path)
     except TraceError as err:
         fail(str(err))
+    # The trace is read-only data kept to the end: leave it out of the collector's passes (bench/RESULTS-replay.md).
+    gc.freeze()
     llm_replayed = "llm" not in {override_key(o) for o in overrides}
     node = recorded_run(trace.header["config"], llm_replayed=llm_replayed) if mode == "recorded" else {}
     node["replay"] = {"trace": str(path.resolve()), "config": mode}
