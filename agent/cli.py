@@ -29,7 +29,10 @@ commands:
   replay TRACE [--json] [OVERRIDES...]
                                       re-execute a recorded run offline, checking every step against it
                                       (`agent replay --help` for replay.config=current and mixed modes)
+  replay SWEEP_DIR [--fail-fast] [--json] [OVERRIDES...]
+                                      replay every job of a sweep: one line per job, then a summary
   trace inspect TRACE [--full]        print a recorded run step by step
+  trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
 
 exit status: 0 ok, 1 the run did not finish or the replay diverged, 2 unusable input
 
@@ -45,10 +48,24 @@ examples:
 _VERSIONED = {"agent": "agent-harness", "hydra": "hydra-core", "omegaconf": "omegaconf", "orjson": "orjson", "openai": "openai", "llama_cpp": "llama-cpp-python"}
 
 
-def fail(message: str) -> NoReturn:
-    """Print one line to stderr and exit with status 2 (unusable input)."""
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Print one line to stderr and exit, by default with status 2 (unusable input)."""
     print(f"agent: error: {message}", file=sys.stderr)
-    raise SystemExit(2)
+    raise SystemExit(status)
+
+
+class UnusableInput(Exception):
+    """Raised inside a sweep's job for input it cannot use: it fails that job only, and the others run."""
+
+
+def _unusable(message: str) -> NoReturn:
+    """Inside a Hydra job: exit 2 with one line for a single run; fail only this job of a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise UnusableInput(message)
+    fail(message)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -78,21 +95,25 @@ def _trace(args: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="agent trace", description="Read recorded traces.")
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     inspect = sub.add_parser("inspect", help="print a recorded run step by step as plain text")
-    inspect.add_argument("trace", type=Path, help="trace file (.jsonl) written by `agent run --trace`")
+    inspect.add_argument("trace", type=Path, help="a trace file (.jsonl), a run's folder, or a sweep's folder (one row per job)")
     inspect.add_argument("--full", action="store_true", help="show messages, arguments and outputs untruncated")
     options = parser.parse_args(args)
 
     from tracing.errors import TraceError
     from tracing.inspection import render
     from tracing.reader import read_trace
+    from tracing.sweep import DEFAULT_TRACE, is_sweep, load_sweep, render_sweep
 
+    path: Path = options.trace
     try:
-        trace = read_trace(options.trace)
+        if is_sweep(path):
+            lines = render_sweep(path, load_sweep(path))
+        else:
+            lines = render(read_trace(path / DEFAULT_TRACE if (path / DEFAULT_TRACE).is_file() else path), full=options.full)
+        for line in lines:
+            print(line)
     except TraceError as err:
         fail(str(err))
-    try:
-        for line in render(trace, full=options.full):
-            print(line)
     except BrokenPipeError:  # `agent trace inspect t.jsonl | head` is fine
         sys.stderr.close()
 
@@ -131,10 +152,17 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
     # Let Hydra's errors reach us instead of being printed over several lines with exit status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
     app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name=config_name)(job or run_job)
+    sweep = bool({"-m", "--multirun"} & set(sys.argv))
     try:
         app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)} (see `agent {'replay' if config_name == 'replay' else 'run'} --help`)")
+    except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
+        fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
+    except Exception as err:
+        if not sweep:
+            raise  # a bug, not a user's mistake: the traceback is what helps
+        fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
 
 
 def _one_line(err: BaseException) -> str:
@@ -144,8 +172,11 @@ def _one_line(err: BaseException) -> str:
     return " ".join(text.split())
 
 
-def run_job(cfg: DictConfig) -> str:
-    """One `agent run` job: build the parts the config names, run the agent, record it when tracing is on."""
+def run_job(cfg: DictConfig) -> dict[str, Any]:
+    """One `agent run` job: build the parts the config names, run the agent, record it when tracing is on.
+
+    Returns the job's summary, which the JobStatusFile callback writes to the job's status.json.
+    """
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -160,7 +191,14 @@ def run_job(cfg: DictConfig) -> str:
         print(f"{job}trace: {trace_path}")
     if outcome.status != "finished" and hydra_cfg.mode == RunMode.RUN:
         raise SystemExit(1)
-    return outcome.status
+    return {
+        "status": outcome.status,
+        "steps": outcome.steps,
+        "answer": outcome.answer,
+        "error": outcome.error,
+        "usage": {"prompt_tokens": outcome.usage.prompt_tokens, "completion_tokens": outcome.usage.completion_tokens},
+        "trace": str(trace_path) if trace_path is not None else None,
+    }
 
 
 def _run_agent(
@@ -184,14 +222,15 @@ def _run_agent(
         try:
             writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, hydra_cfg))
         except TraceError as err:
-            fail(str(err))
+            _unusable(str(err))
     try:
         run = build_run(cfg, **(parts or {}))
     except (InstantiationException, FileNotFoundError, FileExistsError) as err:
         problem = f"cannot build the run from its config: {' '.join(str(err).split())}"
         if writer is not None:  # the trace says why the run never started
-            writer.write_end(Outcome("error", AgentState(), error=problem))
-        fail(problem)
+            with writer:
+                writer.write_end(Outcome("error", AgentState(), error=problem))
+        _unusable(problem)
     if writer is None:
         return drive(run, each_step or (lambda step: None)), None
     with writer:
@@ -228,6 +267,13 @@ def _replay(args: list[str]) -> None:
     if not positional or "=" in positional[0] or positional[0].startswith("-"):
         fail("replay needs a trace file, as in `agent replay demo.jsonl [OVERRIDES...]`")
     path, overrides = Path(positional[0]), positional[1:]
+    from tracing.sweep import is_sweep
+
+    if is_sweep(path):
+        _replay_sweep(path, overrides, as_json=as_json)
+        return
+    if "--fail-fast" in overrides:
+        fail("--fail-fast is for a sweep folder; a single trace stops at its first divergence anyway")
     mode = "recorded"
     for override in [o for o in overrides if o.startswith("replay.config=")]:
         mode = override.split("=", 1)[1]
@@ -253,6 +299,61 @@ def _replay(args: list[str]) -> None:
     _hydra_main(lambda cfg: replay_job(cfg, trace=trace, as_json=as_json), config_name="replay")
 
 
+def _replay_sweep(sweep: Path, args: list[str], *, as_json: bool) -> None:
+    """Replay every job's trace of a sweep, each in its own process as `agent replay TRACE` would; exit 1 if any differs."""
+    import subprocess
+
+    import orjson
+
+    from tracing.replay import divergence_report
+    from tracing.sweep import load_sweep
+
+    fail_fast = "--fail-fast" in args
+    overrides = [a for a in args if a != "--fail-fast"]
+    jobs = load_sweep(sweep)
+    results: list[dict[str, Any]] = []
+    for job in jobs:
+        result: dict[str, Any] = {"job": job.number, "overrides": job.overrides, "trace": str(job.trace) if job.trace else None}
+        if job.trace is None:
+            result |= {"result": "no trace", "detail": f"job {job.status}" + (f": {job.error}" if job.error else "")}
+        else:
+            # A process per job: each replay is a Hydra app of its own, as when one trace is replayed.
+            command = [sys.executable, "-P", "-c", "from agent.cli import main; main()", "replay", str(job.trace), "--json", *overrides]
+            done = subprocess.run(command, capture_output=True, text=True, check=False)
+            try:
+                result |= orjson.loads(done.stdout)
+            except orjson.JSONDecodeError:
+                result |= {"result": "unusable", "detail": done.stderr.strip().removeprefix("agent: error: ") or f"exit status {done.returncode}"}
+        results.append(result)
+        if not as_json:
+            _print_job_replay(result, divergence_report)
+        if fail_fast and result["result"] != "ok":
+            break
+    counts = {name: sum(r["result"] == name for r in results) for name in ("ok", "diverged", "no trace", "unusable")}
+    summary = f"sweep replay: {len(jobs)} jobs, {counts['ok']} matched, {counts['diverged']} diverged, " + (
+        f"{counts['no trace'] + counts['unusable']} not replayable" + (f", {len(jobs) - len(results)} not tried (--fail-fast)" if len(results) < len(jobs) else "")
+    )
+    if as_json:
+        print(orjson.dumps({"sweep": str(sweep), "jobs": results, "summary": summary}, default=str).decode())
+    else:
+        print(f"{summary} ({sweep})")
+    if counts["ok"] != len(jobs):
+        raise SystemExit(1)
+
+
+def _print_job_replay(result: Mapping[str, Any], divergence_report: Callable[[Mapping[str, Any]], str]) -> None:
+    label = f"job {result['job'] if result['job'] is not None else '?'}"
+    overrides = " ".join(result["overrides"]) or "(no overrides)"
+    if result["result"] == "ok":
+        ends = "; the recording ends there" if result.get("cut_off") else ""
+        print(f"{label}: OK, {result['steps']} steps matched{ends}  [{overrides}]")
+    elif result["result"] == "diverged":
+        print(f"{label}: DIVERGED  [{overrides}]")
+        print("\n".join(f"  {line}" for line in divergence_report(result).splitlines()))
+    else:
+        print(f"{label}: not replayable ({result['result']}): {result['detail']}  [{overrides}]")
+
+
 def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     """One `agent replay` job: the recorded run re-executed through the same loop, checked step by step."""
     import orjson
@@ -269,7 +370,7 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     allowed = list(cfg.get("allowed_targets") or [])
     foreign = foreign_targets(OmegaConf.to_container(cfg, resolve=False), allowed) + foreign_targets(trace.header["config"], allowed)
     if foreign:
-        fail(
+        _unusable(
             f"{trace.path} names code outside this project: {', '.join(sorted(set(foreign)))}; nothing was built. "
             "If you trust it, list its module in allowed_targets (conf/config.yaml or allowed_targets=[module])"
         )
@@ -281,7 +382,7 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     try:
         parts = {"llm": build(cfg.llm), "tools": build(cfg.tools), "clock": session.clock}
     except InstantiationException as err:
-        fail(f"cannot build the replay from its config: {' '.join(str(err).split())}")
+        _unusable(f"cannot build the replay from its config: {' '.join(str(err).split())}")
     try:
         outcome, _ = _run_agent(cfg, hydra_cfg, parts=parts, each_step=session.check_step)
         result = session.finish(outcome)

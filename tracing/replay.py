@@ -87,23 +87,9 @@ class Divergence(Abort):
         self.config_drift: list[str] = []
         super().__init__(f"replay diverged at step {step}: {summary}")
 
-    def where(self) -> str:
-        """The step, and the tool call within it when the difference is in one."""
-        return f"step {self.step}" + (f", tool call {self.call}" if self.call is not None else "")
-
     def report(self) -> str:
         """The divergence as text: where, what, recorded against current per field, likely cause."""
-        lines = [
-            f"replay DIVERGED at {self.where()} ({self.trace})",
-            f"what differs: {_WHAT_TEXT[self.what]}: {self.summary}",
-        ]
-        if self.found:
-            lines.append("field: recorded -> now")
-            lines += [f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in self.found]
-        if self.config_drift:
-            lines.append(f"config drift: {', '.join(self.config_drift)}")
-        lines.append(f"likely cause: {self.likely_cause}")
-        return "\n".join(lines)
+        return divergence_report(self.as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         """The same fields as ``report``, as JSON data."""
@@ -118,6 +104,22 @@ class Divergence(Abort):
             "config_drift": self.config_drift,
             "likely_cause": self.likely_cause,
         }
+
+
+def divergence_report(divergence: Mapping[str, Any]) -> str:
+    """The text report of a divergence given as ``Divergence.as_dict()`` data (also read back from --json)."""
+    where = f"step {divergence['step']}" + (f", tool call {divergence['call']}" if divergence.get("call") is not None else "")
+    lines = [
+        f"replay DIVERGED at {where} ({divergence['trace']})",
+        f"what differs: {_WHAT_TEXT[divergence['what']]}: {divergence['summary']}",
+    ]
+    if divergence["differences"]:
+        lines.append("field: recorded -> now")
+        lines += [f"  {d['path']}: {_short(d['expected'])} -> {_short(d['actual'])}" for d in divergence["differences"]]
+    if divergence["config_drift"]:
+        lines.append(f"config drift: {', '.join(divergence['config_drift'])}")
+    lines.append(f"likely cause: {divergence['likely_cause']}")
+    return "\n".join(lines)
 
 
 class RecordingEnded(Abort):
