@@ -70,7 +70,13 @@ def _unusable(message: str) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agent`` console script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # `agent ... | head` closed our stdout: nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _main(args: list[str]) -> None:
     if not args or args[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
         return
@@ -114,8 +120,6 @@ def _trace(args: list[str]) -> None:
             print(line)
     except TraceError as err:
         fail(str(err))
-    except BrokenPipeError:  # `agent trace inspect t.jsonl | head` is fine
-        sys.stderr.close()
 
 
 def _run(args: list[str]) -> None:
@@ -278,7 +282,7 @@ def _replay(args: list[str]) -> None:
     for override in [o for o in overrides if o.startswith("replay.config=")]:
         mode = override.split("=", 1)[1]
         overrides.remove(override)
-    from tracing.replay_config import MODES, override_key, recorded_run, replay_overrides
+    from tracing.replay_config import MODES, group_choices, recorded_run, replay_overrides
 
     if mode not in MODES:
         fail(f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}")
@@ -291,8 +295,8 @@ def _replay(args: list[str]) -> None:
         fail(str(err))
     # The trace is read-only data kept to the end: leave it out of the collector's passes (bench/RESULTS-replay.md).
     gc.freeze()
-    llm_replayed = "llm" not in {override_key(o) for o in overrides}
-    node = recorded_run(trace.header["config"], llm_replayed=llm_replayed) if mode == "recorded" else {}
+    header = trace.header
+    node = recorded_run(header["config"], recorded_choices=header["choices"], user_choices=group_choices(overrides)) if mode == "recorded" else {}
     node["replay"] = {"trace": str(path.resolve()), "config": mode}
     ConfigStore.instance().store(name="recorded_run", node=node)
     sys.argv = ["agent", *replay_overrides(trace.header, overrides, mode)]

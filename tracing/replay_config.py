@@ -66,28 +66,44 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def recorded_run(config: Mapping[str, Any], *, llm_replayed: bool) -> dict[str, Any]:
+def group_choices(overrides: Sequence[str]) -> dict[str, str]:
+    """The config groups that overrides choose an option for: ``tools=live`` -> ``{"tools": "live"}``."""
+    choices = {}
+    for override in overrides:
+        key = override_key(override)
+        if "." not in key and "=" in override and not override.startswith("~"):
+            choices[key] = override.split("=", 1)[1]
+    return choices
+
+
+def recorded_run(config: Mapping[str, Any], *, recorded_choices: Mapping[str, Any], user_choices: Mapping[str, str]) -> dict[str, Any]:
     """The trace's config as the ``recorded_run`` node of conf/replay.yaml.
 
-    The llm section gives way to the llm group (replay, or the option asked for); of the tools
-    section only the tool list is kept, for the schemas the replay toolbox sends.
+    A group the user picks another option for keeps none of its recorded values (they belong to
+    the other option); the same option keeps them. The llm is replayed unless chosen, and of the
+    tools section only the tool list is kept, for the schemas the replay toolbox sends.
     """
     node = {k: v for k, v in config.items() if k not in _UNTRUSTED and k not in ("llm", "tools")}
-    if not llm_replayed and isinstance(config.get("llm"), Mapping):
-        node["llm"] = {k: v for k, v in config["llm"].items() if k != "_target_"}
-    tools = config.get("tools")
-    if isinstance(tools, Mapping) and isinstance(tools.get("tools"), Mapping):
-        node["tools"] = {"tools": tools["tools"]}
+    for group, option in user_choices.items():
+        if group in node and option != recorded_choices.get(group):
+            del node[group]
+    llm, tools = config.get("llm"), config.get("tools")
+    if "llm" in user_choices and user_choices["llm"] == recorded_choices.get("llm") and isinstance(llm, Mapping):
+        node["llm"] = {k: v for k, v in llm.items() if k != "_target_"}
+    if user_choices.get("tools", "replay") in ("replay", recorded_choices.get("tools")) and isinstance(tools, Mapping):
+        if isinstance(tools.get("tools"), Mapping):
+            node["tools"] = {"tools": tools["tools"]}
     return _literal(node)
 
 
 def replay_overrides(header: Mapping[str, Any], user: Sequence[str], mode: str) -> list[str]:
-    """Hydra overrides of a replay: the recording's (choices or overrides), then the user's, which win."""
+    """Hydra overrides of a replay: the recording's, then the user's, which win."""
     taken = {override_key(o) for o in user}
     llm_replayed = "llm" not in taken
     if mode == "recorded":
-        # The recorded values come with recorded_run; the recorded group choices pick the same groups.
-        recorded = [f"{group}={option}" for group, option in header.get("choices", {}).items() if group in ("agent", "task")]
+        # The recorded agent and task sections come whole with recorded_run: today's group options
+        # are left out rather than merged under them, so an option missing or changed today is no matter.
+        recorded = [f"~{group}" for group in ("agent", "task") if isinstance(header.get("config", {}).get(group), Mapping)]
     else:
         recorded = [str(o) for o in header.get("overrides", [])]
 
