@@ -1,11 +1,15 @@
-"""The trace format: one constant for its version, and the checks a reader applies to each record.
+"""The trace format: one constant for its version, and the checks a reader applies to every record.
 
 The records are documented field by field in ``trace.schema.json`` beside this file (JSON Schema)
-and in the README's "Trace format" section.
+and in the README's "Trace format" section. The checks below hold the same rules in code, down to
+nested fields, so that nothing downstream (inspect, replay) meets a value of a shape it does not
+expect: a hostile or broken trace fails here, with one line that names the record and the field.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 from tracing.errors import TraceError
@@ -14,37 +18,140 @@ FORMAT = "agent-trace"
 SCHEMA_VERSION = 1
 """Bump on any change a version-1 reader could misread. Readers read older versions, refuse newer."""
 
-_NUMBER = (int, float)
-# Required fields per record kind, with the types a reader accepts; optional fields are checked where used.
-REQUIRED: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "header": {"format": str, "schema_version": int, "run_id": str, "started_at": str, "config": dict, "overrides": list, "choices": dict, "versions": dict},
-    "step": {"index": int, "timestamp": _NUMBER, "model": str, "params": dict, "messages": dict, "response": dict, "tool_calls": list, "state": dict},
-    "end": {"status": str, "steps": int, "usage": dict},
-}
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
+MAX_DEPTH = 64
+"""Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into."""
+
+# A check returns None when the value fits, else what was expected (the caller says where).
+Check = Callable[[Any], "str | None"]
+
+
+def _type(name: str, test: Callable[[Any], bool]) -> Check:
+    return lambda value: None if test(value) else f"expected {name}, got {str(value)[:40]!r}"
+
+
+STR = _type("a string", lambda v: isinstance(v, str))
+BOOL = _type("true or false", lambda v: isinstance(v, bool))
+COUNT = _type("a whole number >= 0", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+NUMBER = _type("a finite number", lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v))
+# Seconds since the epoch within what a datetime can show (years 1 to 9999).
+TIME = _type("a time in seconds since the epoch", lambda v: isinstance(v, int | float) and not isinstance(v, bool) and -6e10 < v < 2.5e11)
+
+
+def _depth_ok(value: Any) -> bool:
+    """Whether ``value`` nests no deeper than MAX_DEPTH (walked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return False
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return True
+
+
+def ANY(value: Any) -> str | None:  # noqa: N802 - reads as a type in the specs below
+    """Any JSON value, nested no deeper than MAX_DEPTH."""
+    if type(value) in (str, int, float, bool) or value is None:  # the common case: no walk
+        return None
+    return None if _depth_ok(value) else f"nested deeper than {MAX_DEPTH} levels"
+
+OBJECT: Check = lambda value: "expected an object" if not isinstance(value, dict) else ANY(value)  # noqa: E731
+
+
+def optional(check: Check) -> Check:
+    """``check``, or null."""
+    return lambda value: None if value is None else check(value)
+
+
+def array(check: Check) -> Check:
+    """A list whose every item passes ``check``."""
+
+    def checked(value: Any) -> str | None:
+        if not isinstance(value, list):
+            return "expected an array"
+        for index, item in enumerate(value):
+            problem = check(item)
+            if problem:
+                return f"[{index}]: {problem}" if not problem.startswith(("[", ".")) else f"[{index}]{problem}"
+        return None
+
+    return checked
+
+
+def shape(required: dict[str, Check], optional_fields: dict[str, Check] | None = None) -> Check:
+    """An object with the ``required`` fields (others allowed), each passing its check."""
+    fields = list(required.items())
+    extra = list((optional_fields or {}).items())
+
+    def checked(value: Any) -> str | None:
+        if not isinstance(value, dict):
+            return "expected an object"
+        for name, check in fields:
+            if name not in value:
+                return f".{name}: missing"
+            problem = check(value[name])
+            if problem:
+                return _inside(name, problem)
+        for name, check in extra:
+            if name in value and (problem := check(value[name])):
+                return _inside(name, problem)
+        return None
+
+    return checked
+
+
+def _inside(name: str, problem: str) -> str:
+    return f".{name}{problem}" if problem.startswith(("[", ".")) else f".{name}: {problem}"
+
+
+USAGE = shape({"prompt_tokens": COUNT, "completion_tokens": COUNT}, {"total_tokens": COUNT})
+MESSAGE = shape(
+    {"role": STR},
+    {"content": ANY, "tool_call_id": STR, "tool_calls": optional(array(shape({"id": STR, "function": shape({"name": STR, "arguments": STR})})))},
+)
+RECORDS: dict[str, Check] = {
+    "header": shape(
+        {"format": STR, "schema_version": COUNT, "run_id": STR, "started_at": STR, "config": OBJECT, "overrides": array(STR), "choices": OBJECT, "versions": OBJECT},
+        {"job": OBJECT},
+    ),
+    "step": shape(
+        {
+            "index": COUNT,
+            "timestamp": TIME,
+            "model": STR,
+            "params": OBJECT,
+            "messages": shape({"kept": COUNT, "new": array(MESSAGE), "sha256": STR}),
+            "response": shape({"message": MESSAGE, "usage": optional(USAGE), "latency_s": NUMBER}),
+            "tool_calls": array(
+                shape({"id": STR, "name": STR, "arguments": STR, "output": ANY, "error": optional(STR), "memory_update": OBJECT, "latency_s": NUMBER})
+            ),
+            "state": shape(
+                {"sha256": STR, "step": COUNT, "done": BOOL, "answer": optional(STR), "messages": shape({"count": COUNT, "digest": STR})},
+                {"memory": OBJECT},
+            ),
+        },
+        {"clock": array(TIME), "tools": array(OBJECT)},
+    ),
+    "end": shape(
+        {"status": _type(f"one of {', '.join(END_STATUSES)}", lambda v: v in END_STATUSES), "steps": COUNT, "usage": optional(USAGE)},
+        {"answer": optional(STR), "error": optional(STR), "ended_at": STR},
+    ),
+}
 
 
 def check_record(record: Any, where: str) -> str:
-    """The record's kind, after checking its required fields; raises TraceError naming ``where``."""
+    """The record's kind, after checking every field it must have; raises TraceError naming ``where`` and the field."""
     if not isinstance(record, dict):
         msg = f"{where}: a record must be a JSON object, got {type(record).__name__}; the file is not a trace or is corrupt"
         raise TraceError(msg)
     kind = record.get("kind")
-    if kind not in REQUIRED:
-        msg = f"{where}: unknown record kind {kind!r}; expected one of {', '.join(REQUIRED)}"
+    if kind not in RECORDS:
+        msg = f"{where}: unknown record kind {str(kind)[:40]!r}; expected one of {', '.join(RECORDS)}"
         raise TraceError(msg)
-    for name, expected in REQUIRED[kind].items():
-        value = record.get(name)
-        if not isinstance(value, expected) or isinstance(value, bool) and expected is not bool:
-            msg = f"{where}: {kind} record has {name}={value!r:.80}; expected {_type_names(expected)}"
-            raise TraceError(msg)
-    if kind == "end" and record["status"] not in END_STATUSES:
-        msg = f"{where}: end status {record['status']!r:.40} is not one of {', '.join(END_STATUSES)}"
+    problem = RECORDS[kind](record)
+    if problem:
+        field, _, detail = problem.partition(": ")
+        msg = f"{where}: {kind} record, field {field.lstrip('.')}: {detail}; the trace is corrupt"
         raise TraceError(msg)
     return kind
-
-
-def _type_names(expected: type | tuple[type, ...]) -> str:
-    types = expected if isinstance(expected, tuple) else (expected,)
-    names = {str: "a string", int: "an integer", float: "a number", dict: "an object", list: "an array"}
-    return " or ".join(names.get(t, t.__name__) for t in types)
