@@ -224,7 +224,7 @@ def _run_agent(
         from tracing.writer import TraceWriter
 
         try:
-            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, hydra_cfg))
+            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, hydra_cfg), fsync=cfg.traceFsync)
         except TraceError as err:
             _unusable(str(err))
     try:

@@ -56,6 +56,7 @@ RESULTS = Path(__file__).with_name("RESULTS-sweep.md")
 FIRST_MAX_STEPS = 20  # job k runs with agent.max_steps=20+k: all finish the 6-step default task
 TASK_STEPS = 6  # the default task's script: 5 tool-call turns and the answer
 JOBLIB = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=2")
+JOBLIB_1 = ("hydra/launcher=joblib", "hydra.launcher.n_jobs=1")  # joblib falls back to running the jobs in the parent
 SUBMITIT = ("hydra/launcher=submitit_local",)
 
 
@@ -90,6 +91,7 @@ def variants(jobs: int, *, submitit: bool) -> list[Variant]:
         Variant("basic", "basic", (), jobs),
         Variant("basic_off", "basic, trace=false", (), jobs, trace=False),
         Variant("joblib", "joblib, n_jobs=2", JOBLIB, jobs),
+        Variant("joblib_n1", "joblib, n_jobs=1", JOBLIB_1, jobs),
         Variant("basic_1", "basic, 1 job", (), 1),
         Variant("joblib_1", "joblib, n_jobs=2, 1 job", JOBLIB, 1),
         Variant("python", "`python -c pass`"),
@@ -206,32 +208,73 @@ class Samples:
     timelines: list[Timeline] = field(default_factory=list)
 
 
-def bench_subprocesses(chosen: Sequence[Variant], reps: int, submitit_reps: int, tmp: Path) -> dict[str, Samples]:
-    """Every variant ``reps`` times (submitit_local ``submitit_reps`` times), interleaved, after a warm-up round."""
+def bench_subprocesses(chosen: Sequence[Variant], reps: int, submitit_reps: int, tmp: Path) -> tuple[dict[str, Samples], Stat]:
+    """Every variant ``reps`` times (submitit_local ``submitit_reps`` times), interleaved, after a warm-up round.
+
+    The CPU check (see ``parallelism``) takes its turn in every round too, so it sees the machine as the sweeps do.
+    """
     agent = agent_command()
     by_name = {v.name: v for v in chosen}
     samples = {v.name: Samples() for v in chosen}
+    cpu: list[float] = []
     for rep in range(-1, reps):
         names = [n for n in by_name if not (n == "submitit" and rep >= submitit_reps)]
-        for name in rotated(names, rep):
+        for name in rotated([*names, "cpu"], rep):
+            if name == "cpu":
+                ratio = parallelism()
+                if rep >= 0:
+                    cpu.append(ratio)
+                continue
             ms, line = run_variant(by_name[name], agent, tmp)
             if rep >= 0:
                 samples[name].wall.append(ms)
                 if line is not None:
                     samples[name].timelines.append(line)
         progress(f"   round {rep + 1}/{reps} done" if rep >= 0 else "   warm-up round done")
-    return samples
+    return samples, Stat.of(cpu)
+
+
+# --------------------------------------------------------------------------- how parallel the cores are
+
+_BUSY_LOOP = """\
+import sys, time
+start = time.perf_counter()
+x = 0
+for i in range(int(sys.argv[1])):
+    x += i
+print(time.perf_counter() - start)
+"""
+
+
+def busy(n: int, count: int) -> list[float]:
+    """Seconds each of ``count`` processes, started together, spends in a pure-Python loop of ``n`` additions."""
+    procs = [subprocess.Popen([sys.executable, "-c", _BUSY_LOOP, str(n)], stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return [float(p.communicate()[0]) for p in procs]
+
+
+BUSY_ADDITIONS = 15_000_000  # ~0.4 s of one core
+
+
+def parallelism(n: int = BUSY_ADDITIONS) -> float:
+    """Effective parallelism of two CPU-bound processes: 2 x (one loop alone) / (the slower of two loops run together).
+
+    2.0 means two real cores; a VM whose two vCPUs share a physical core, or are throttled, gives less.
+    """
+    alone = busy(n, 1)[0]
+    together = max(busy(n, 2))
+    return 2 * alone / together
 
 
 # --------------------------------------------------------------------------- section 3b: in process
 
 # Runs `agent run -m ...` in this interpreter with timers around the functions a basic-launcher
 # sweep goes through, then writes {name: [[start_ms, duration_ms], ...]} to argv[1]. Only what
-# `agent run` imports before its first job anyway is imported here (hydra's sweeper, launcher and
-# run_job; agent.cli; the status callback's module, which Hydra loads to instantiate it).
+# `agent run` imports before its first job anyway is imported here (agent.cli; Hydra's plugin
+# registry and config loader; the status callback's module, which Hydra loads to instantiate it).
 _TIMED_SWEEP = """\
 import json, sys, time
 T0 = time.perf_counter()
+OUT, ARGS = sys.argv[1], sys.argv[2:]  # agent.cli rewrites sys.argv for Hydra
 events = {}
 def timed(name, fn):
     def wrapper(*args, **kwargs):
@@ -242,24 +285,38 @@ def timed(name, fn):
             events.setdefault(name, []).append([(start - T0) * 1e3, (time.perf_counter() - start) * 1e3])
     return wrapper
 import agent.cli as cli
-import hydra._internal.core_plugins.basic_launcher as bl
-import hydra._internal.core_plugins.basic_sweeper as bs
 import hydra._internal.config_loader_impl as cl
+import hydra.core.plugins as hp
 import tracing.job_status as js
 events["imports"] = [[0.0, (time.perf_counter() - T0) * 1e3]]
-bs.BasicSweeper.validate_batch_is_legal = timed("validate", bs.BasicSweeper.validate_batch_is_legal)
-bl.BasicLauncher.launch = timed("launch", bl.BasicLauncher.launch)
+# Hydra's plugin scan re-executes its core_plugins modules, so the sweeper, the launcher and the
+# launcher module's run_job are wrapped as Hydra hands them out, not where they are defined.
+def sweeper_made(make):
+    def wrapper(*args, **kwargs):
+        sweeper = make(*args, **kwargs)
+        sweeper.validate_batch_is_legal = timed("validate", sweeper.validate_batch_is_legal)
+        return sweeper
+    return wrapper
+def launcher_made(make):
+    def wrapper(*args, **kwargs):
+        launcher = make(*args, **kwargs)
+        launcher.launch = timed("launch", launcher.launch)
+        module = sys.modules[type(launcher).__module__]
+        module.run_job = timed("hydra_run_job", module.run_job)
+        return launcher
+    return wrapper
+hp.Plugins.instantiate_sweeper = sweeper_made(hp.Plugins.instantiate_sweeper)
+hp.Plugins.instantiate_launcher = launcher_made(hp.Plugins.instantiate_launcher)
 cl.ConfigLoaderImpl.load_sweep_config = timed("load_sweep_config", cl.ConfigLoaderImpl.load_sweep_config)
-bl.run_job = timed("hydra_run_job", bl.run_job)
 js.JobStatusFile.on_job_end = timed("status_callback", js.JobStatusFile.on_job_end)
 for name in ("run_job", "_run_agent", "_header", "_scrub_hydra_records"):
     setattr(cli, name, timed(name, getattr(cli, name)))
 try:
-    timed("main", cli.main)(sys.argv[2:])
+    timed("main", cli.main)(ARGS)
 except SystemExit as exit:
     if exit.code not in (0, None):
         raise
-with open(sys.argv[1], "w") as out:
+with open(OUT, "w") as out:
     json.dump(events, out)
 """
 
@@ -344,6 +401,7 @@ class Report:
     variants: list[Variant]
     samples: dict[str, Samples]
     in_process: dict[str, list[InProcess]]
+    parallelism: Stat
     seconds: float
 
     def wall(self, name: str) -> Stat:
@@ -371,7 +429,7 @@ def launcher_table(r: Report) -> Iterator[str]:
     basic = r.wall("basic").median
     yield f"| launcher | command | reps | wall ms median (min-max) | ms per job (median / {jobs}) | speed-up over basic (medians) |"
     yield "|---|---|---|---|---|---|"
-    for name in ("basic", "joblib", "submitit"):
+    for name in ("basic", "joblib", "joblib_n1", "submitit"):
         if not r.has(name):
             continue
         v = next(v for v in r.variants if v.name == name)
@@ -426,7 +484,7 @@ def timeline_table(r: Report) -> Iterator[str]:
         "| job span, median | gap between jobs, median | last job end -> exit |"
     )
     yield "|---|---|---|---|---|---|---|---|"
-    for name in ("basic", "basic_off", "joblib", "submitit", "basic_1", "joblib_1"):
+    for name in ("basic", "basic_off", "joblib", "joblib_n1", "submitit", "basic_1", "joblib_1"):
         if not r.has(name):
             continue
         lines = r.samples[name].timelines
@@ -457,8 +515,8 @@ def in_process_table(r: Report) -> Iterator[str]:
 
     yield "| part | trace=true ms | trace=false ms |"
     yield "|---|---|---|"
-    yield f"| whole sweep, once | | |"
-    yield f"| imports (`agent.cli`, Hydra's sweeper, launcher, config loader; `tracing.job_status`) | {whole(lambda t: t.imports)} |"
+    yield "| whole sweep, once | | |"
+    yield f"| imports (`agent.cli`, Hydra's plugin registry and config loader, `tracing.job_status`) | {whole(lambda t: t.imports)} |"
     yield f"| `main()` in total | {whole(lambda t: t.main)} |"
     yield f"| `main()` -> sweep starts (Hydra set up, primary config composed, sweeper and launcher built) | {whole(lambda t: t.before_sweep)} |"
     yield f"| sweeper: `validate_batch_is_legal` composes all {jobs} jobs' configs up front | {whole(lambda t: t.validate)} |"
@@ -483,14 +541,41 @@ def observations(r: Report) -> Iterator[str]:
     phase_b, phase_j = med([x.jobs_phase for x in t_b]), med([x.jobs_phase for x in t_j])
     first_b, first_j = med([x.to_first_job for x in t_b]), med([x.to_first_job for x in t_j])
     verdict = "faster" if joblib < basic else "**slower**"
+    tail_b, tail_j = med([x.tail for x in t_b]), med([x.tail for x in t_j])
     yield (
-        f"- joblib with 2 workers on {os.cpu_count()} cores is {verdict} than the basic launcher for {jobs} jobs: "
-        f"{joblib:,.0f} vs {basic:,.0f} ms, a speed-up of {basic / joblib:.2f}x. Its jobs phase is {phase_j:,.0f} ms against "
-        f"{phase_b:,.0f} ms ({phase_b / phase_j:.2f}x: two workers, but also two processes composing and writing), and its "
-        f"first job starts {first_j - first_b:+,.0f} ms later after `multirun.yaml` ({first_j:,.0f} vs {first_b:,.0f} ms), the "
-        "time to spawn loky workers, each a fresh interpreter that imports Hydra, OmegaConf and the agent and unpickles "
-        "the Hydra context before its first job."
+        f"- joblib with 2 workers on {os.cpu_count()} vCPUs is {verdict} than the basic launcher for {jobs} jobs: "
+        f"{joblib:,.0f} vs {basic:,.0f} ms, a speed-up of {basic / joblib:.2f}x. Its first job starts {first_j - first_b:+,.0f} ms "
+        f"later after `multirun.yaml` ({first_j:,.0f} vs {first_b:,.0f} ms): the loky workers are fresh interpreters that import "
+        "joblib, Hydra, OmegaConf and the agent and unpickle the Hydra context before their first job. The jobs phase then takes "
+        f"{phase_j:,.0f} ms against {phase_b:,.0f} ms ({phase_b / phase_j:.2f}x), a job's span {med(spans(r, 'joblib')):,.0f} ms "
+        f"against {med(spans(r, 'basic')):,.0f} ms (each worker's first job is cold; the CPU check below says how parallel the "
+        f"vCPUs were); and from the last job's end to exit {tail_j:,.0f} ms against {tail_b:,.0f} ms (loky shuts its workers down)."
     )
+    p, low, high = r.parallelism.median, r.parallelism.low, r.parallelism.high
+    if p < 1.5:
+        how = "the vCPUs do not give two cores' worth on this host"
+    elif high - low > 0.5:
+        how = "close to two cores at the median, but it varies from round to round on this host"
+    else:
+        how = "close to two full cores in this run"
+    saved, overhead = phase_b - phase_j, (first_j - first_b) + (tail_j - tail_b)
+    yield (
+        f"- CPU check: two CPU-bound processes together run at {p:.2f}x one alone (median; range {low:.2f}-{high:.2f}; 2.00 = two "
+        f"full cores): {how}. joblib's jobs phase is {phase_b / phase_j:.2f}x basic's ({saved:+,.0f} ms saved), against "
+        f"{first_j - first_b:+,.0f} ms before its first job and {tail_j - tail_b:+,.0f} ms after its last: "
+        + (
+            "starting and stopping the workers costs more than running the jobs in parallel saves."
+            if overhead > saved
+            else "running the jobs in parallel saves more than starting and stopping the workers costs."
+        )
+    )
+    if r.has("joblib_n1"):
+        n1 = r.wall("joblib_n1").median
+        yield (
+            f"- joblib with n_jobs=1 takes {n1:,.0f} ms ({n1 - basic:+,.0f} ms over basic): joblib then runs the jobs one after "
+            "another in the `agent run` process itself (its sequential fallback, no worker), so the difference is importing "
+            "joblib and the launcher plugin, and the rest of the n_jobs=2 cost is the workers."
+        )
     per_b = (r.wall("basic").median - r.wall("basic_1").median) / (jobs - 1)
     per_j = (r.wall("joblib").median - r.wall("joblib_1").median) / (jobs - 1)
     fixed_b, fixed_j = r.wall("basic_1").median - per_b, r.wall("joblib_1").median - per_j
@@ -529,9 +614,9 @@ def observations(r: Report) -> Iterator[str]:
         ra = med([x for t in on for x in t.run_agent[1:]]) - med([x for t in off for x in t.run_agent[1:]])
         first = med([t.run_agent[0] for t in on]) - med([t.run_agent[0] for t in off])
         text += (
-            f", `_run_agent` {ra:+,.2f} ms per job in process ({first:+,.1f} ms for job 0, which imports the writer). The wall "
-            "difference is within the run-to-run noise of a whole sweep; the in-process figure is the one to trust, and it is "
-            f"small next to the ~{r.wall('basic').median / jobs:,.0f} ms a job costs in a basic sweep."
+            f", `_run_agent` {ra:+,.2f} ms per job in process ({first:+,.1f} ms for job 0, which also imports the writer). The "
+            "wall figures carry the run-to-run noise of whole sweeps (see the paired range); the in-process figure isolates the "
+            f"task: {ra / (r.wall('basic').median / jobs):.1%} of the ~{r.wall('basic').median / jobs:,.0f} ms a job costs in a basic sweep."
         )
     else:
         text += "."
@@ -539,12 +624,15 @@ def observations(r: Report) -> Iterator[str]:
     if r.has("submitit"):
         sub = r.wall("submitit").median
         t_s = r.samples["submitit"].timelines
+        apart = med([span + gap for line in t_s for span, gap in zip(line.spans, line.gaps, strict=False)])
         yield (
             f"- submitit_local ({reps_of(r, 'submitit')} reps) takes {sub:,.0f} ms, {sub / basic:.1f}x the basic launcher: every "
-            f"job is its own process (`python -m submitit.core._submit`) that starts an interpreter, imports Hydra and the agent "
-            f"and unpickles the job; job spans are {med(spans(r, 'submitit')):,.0f} ms (basic {med(spans(r, 'basic')):,.0f} ms) "
-            f"and the jobs phase {med([x.jobs_phase for x in t_s]):,.0f} ms, so it is for isolation (and a stand-in for SLURM), "
-            "not speed."
+            "job is a process of its own (`python -m submitit.local._local`) that starts an interpreter, unpickles the launcher "
+            f"with its Hydra context (importing Hydra and the agent) and composes its config. Jobs start ~{apart:,.0f} ms apart, a "
+            f"job's span is {med(spans(r, 'submitit')):,.0f} ms (basic {med(spans(r, 'basic')):,.0f} ms; the job processes share "
+            f"the cores), the first job starts {med([x.to_first_job for x in t_s]):,.0f} ms after `multirun.yaml` and the parent "
+            f"exits {med([x.tail for x in t_s]):,.0f} ms after the last job ends (submitit's `Job.wait` polls once a second). For isolation, or as a "
+            "stand-in for SLURM; not for speed."
         )
 
 
@@ -567,6 +655,10 @@ def render(r: Report) -> str:
         f"## 1. Launchers, {jobs} jobs, trace=true ({a.reps} reps each{sub_note}; interleaved)",
         "",
         *launcher_table(r),
+        "",
+        f"CPU check, same run: two CPU-bound Python processes started together get through their work "
+        f"**{r.parallelism.median:.2f}x** ({r.parallelism.low:.2f}-{r.parallelism.high:.2f}) as fast as one alone "
+        f"(one check a round, {a.reps} rounds; 2.00 would be two full cores). That caps what any parallel launcher can gain here.",
         "",
         "Fixed cost and cost per job, from 1-job and {}-job sweeps (medians):".format(jobs),
         "",
@@ -608,6 +700,9 @@ def render(r: Report) -> str:
         f"- Checked after every sweep, untimed: one sweep folder with job folders 0..{jobs - 1}, each with `.hydra/config.yaml` and a "
         f"`status.json` saying job k `finished` after {TASK_STEPS} steps, all override sets distinct; with trace=true a `trace.jsonl` "
         f"that `status.json` names and `read_trace` reads as a whole {TASK_STEPS}-step finished run of job k; with trace=false no trace.",
+        f"- CPU check: `python -c <loop>` adding {BUSY_ADDITIONS:,} integers in a pure-Python loop, timed inside the process "
+        "(start-up excluded); alone, then two at once; ratio = 2 x alone / the slower of the two. It takes a turn in every round "
+        "of sections 1-2, like a variant.",
         "- 3a: modification times (the kernel's coarse clock, ~4 ms ticks) of `multirun.yaml` (written by the sweeper before it "
         "validates the batch), each job's `.hydra/config.yaml` (the first file Hydra's `run_job` writes) and `status.json` (written "
         "by the JobStatusFile callback as the job ends), against `time.time()` just before the spawn and after the exit.",
@@ -615,9 +710,11 @@ def render(r: Report) -> str:
     if r.in_process["on"]:
         lines.append(
             f"- 3b: `{sys.executable} -c <wrapper> ... run -m agent.max_steps={sweep_values(jobs)} trace=true|false`: the wrapper imports "
-            "`agent.cli`, Hydra's basic sweeper, launcher and config loader and `tracing.job_status` (all of which the command "
-            "loads before its first job anyway), wraps `BasicSweeper.validate_batch_is_legal`, `BasicLauncher.launch`, "
-            "`ConfigLoaderImpl.load_sweep_config`, the launcher's `run_job`, `JobStatusFile.on_job_end` and `agent.cli`'s "
+            "`agent.cli`, Hydra's plugin registry and config loader and `tracing.job_status` (all of which the command loads before "
+            "its first job anyway); wraps the sweeper's `validate_batch_is_legal`, the launcher's `launch` and its module's "
+            "`run_job` as `Plugins.instantiate_sweeper`/`instantiate_launcher` hand them out (Hydra's plugin scan re-executes "
+            "its core plugin modules, so patching them at import would miss), `ConfigLoaderImpl.load_sweep_config`, "
+            "`JobStatusFile.on_job_end` and `agent.cli`'s "
             "`run_job`, `_run_agent`, `_header` and `_scrub_hydra_records` with `time.perf_counter` timers, and calls "
             "`agent.cli.main`. Same checks as above. Job 0 is shown apart: it pays the lazy imports (tools, writer)."
         )
@@ -671,12 +768,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as folder:
         tmp = Path(folder)
         progress(f"1-2. {len(chosen)} variants x ({args.reps} rounds + 1 warm-up), {args.jobs} jobs a sweep")
-        samples = bench_subprocesses(chosen, args.reps, args.submitit_reps, tmp)
+        samples, cpu = bench_subprocesses(chosen, args.reps, args.submitit_reps, tmp)
         in_process: dict[str, list[InProcess]] = {"on": [], "off": []}
         if args.inproc_reps:
             progress(f"3b. in-process basic sweep, trace on/off x ({args.inproc_reps} + 1 warm-up)")
             in_process = bench_in_process(args.jobs, args.inproc_reps, tmp)
-        report = Report(args, chosen, samples, in_process, time.perf_counter() - started)
+        report = Report(args, chosen, samples, in_process, cpu, time.perf_counter() - started)
     text = render(report)
     print(text)
     if args.write:

@@ -185,3 +185,15 @@ class TestRecording:
         trace = read_trace(tmp_path / "t.jsonl")
         assert outcome.status == "interrupted" and len(trace.steps) == 2
         assert trace.end["status"] == "interrupted" and trace.end["steps"] == 2
+
+
+def test_script_turn_with_repeat_is_played_that_many_times(tmp_path: Path) -> None:
+    """repeat: N plays a turn N times in a row, then the script goes on."""
+    script = [{"tool_calls": [{"name": "calculator", "arguments": {"expression": "1+1"}}], "repeat": 3}, {"content": "done"}]
+    from agent.tools.calculator import calculator
+
+    run = AgentRun(state=start_state(system_prompt="s", prompt="p"), llm=ScriptedLLM(script=script), tools=Toolbox(workspace=tmp_path, tools={"calculator": calculator}), runtime=Runtime(), max_steps=10)
+    steps = list(run)
+    assert [len(s.results) for s in steps] == [1, 1, 1, 0] and run.outcome.answer == "done"
+    with pytest.raises(ValueError, match="repeat=0"):
+        ScriptedLLM(script=[{"content": "x", "repeat": 0}])

@@ -14,11 +14,15 @@ _SHORT = 100  # characters of a message, argument list or output shown when not 
 
 
 def _clip(text: str, full: bool) -> str:
-    text = text if full else " ".join(text.split())
-    return text if full or len(text) <= _SHORT else text[: _SHORT - 1] + "…"
+    if full:
+        return text
+    text = " ".join(text[: _SHORT * 4].split())  # only a prefix is shown: never copy a huge value whole
+    return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
 
 
-def _json(value: Any) -> str:
+def _json(value: Any, full: bool = True) -> str:
+    if isinstance(value, str) and not full:
+        value = value[: _SHORT * 4]
     return orjson.dumps(value, default=str).decode()
 
 
@@ -64,7 +68,7 @@ def render(trace: Trace, *, full: bool = False) -> Iterator[str]:
             if call.get("error") is not None:
                 yield f"    error: {_clip(str(call['error']), full)}"
             else:
-                yield f"    -> {_clip(_json(call.get('output')), full)}"
+                yield f"    -> {_clip(_json(call.get('output'), full), full)}"
         state = step["state"]
         line = f"  state {str(state.get('sha256'))[:12]}"
         if state.get("memory") != memory:

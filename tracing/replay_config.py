@@ -17,9 +17,9 @@ from tracing.secrets import REDACTED
 PROJECT_PACKAGES = ("agent", "tracing")
 MODES = ("recorded", "current")
 # Keys that differ between any two runs, or that the replay sets itself: never config drift.
-RUN_SPECIFIC = ("trace", "tracePath", "tools.workspace", "replay", "allowed_targets")
+RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "tools.workspace", "replay", "allowed_targets")
 # Keys of a recorded config a replay never takes over from a trace.
-_UNTRUSTED = ("hydra", "defaults", "allowed_targets", "trace", "tracePath", "replay")
+_UNTRUSTED = ("hydra", "defaults", "allowed_targets", "trace", "tracePath", "traceFsync", "replay")
 
 _OVERRIDE_KEY = re.compile(r"^(?:~|\+\+|\+)?([^=@~]+)")
 

@@ -146,7 +146,7 @@ def check_record(record: Any, where: str) -> str:
         msg = f"{where}: a record must be a JSON object, got {type(record).__name__}; the file is not a trace or is corrupt"
         raise TraceError(msg)
     kind = record.get("kind")
-    if kind not in RECORDS:
+    if not isinstance(kind, str) or kind not in RECORDS:
         msg = f"{where}: unknown record kind {str(kind)[:40]!r}; expected one of {', '.join(RECORDS)}"
         raise TraceError(msg)
     problem = RECORDS[kind](record)

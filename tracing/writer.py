@@ -47,19 +47,32 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
     return {"prompt_tokens": usage.prompt_tokens, "completion_tokens": usage.completion_tokens, "total_tokens": usage.total_tokens}
 
 
+FSYNC_POLICIES = ("never", "end", "step")
+
+
 class TraceWriter:
     """Writes one run's trace: ``create`` (header), ``write_step`` per step, ``write_end`` once."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, fsync: str = "never") -> None:
         self.path = path
         self._fd = fd
+        self._fsync_each = fsync == "step"
+        self._fsync_end = fsync in ("step", "end")
         self._prompt: History | None = None
         self._tools: Any = None
         self._memory: Any = None
 
     @classmethod
-    def create(cls, path: str | Path, header: Mapping[str, Any]) -> TraceWriter:
-        """Create ``path`` and write the header; refuses a path that exists rather than overwrite it."""
+    def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
+        """Create ``path`` and write the header; refuses a path that exists rather than overwrite it.
+
+        ``fsync`` says when records are forced to disk, beyond the write each gets at once: never
+        (the OS decides; a killed process loses nothing, a power cut may), end (with the end record),
+        or step (every record).
+        """
+        if fsync not in FSYNC_POLICIES:
+            msg = f"traceFsync={fsync!r} is not a policy; expected one of: {', '.join(FSYNC_POLICIES)}"
+            raise TraceError(msg)
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -71,13 +84,15 @@ class TraceWriter:
         except OSError as err:
             msg = f"cannot create trace file {path}: {err.strerror}; choose a writable tracePath"
             raise TraceError(msg) from None
-        writer = cls(path, fd)
+        writer = cls(path, fd, fsync)
         writer._write(header)
         return writer
 
     def _write(self, record: Mapping[str, Any]) -> None:
         # One write of the whole line: a crash can tear only the record being written.
         os.write(self._fd, orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        if self._fsync_each:
+            os.fsync(self._fd)
 
     def write_step(self, step: Step) -> None:
         """Append the record of ``step``."""
@@ -139,6 +154,8 @@ class TraceWriter:
                 "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             }
         )
+        if self._fsync_end and not self._fsync_each:
+            os.fsync(self._fd)
 
     def record(self, run: AgentRun, each_step: Callable[[Step], object] | None = None) -> Outcome:
         """Drive ``run`` to its end, writing every step (then handing it to ``each_step``) and the end record.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,30 +18,35 @@ class ScriptExhausted(RuntimeError):
 class ScriptedLLM:
     """Plays a list of assistant turns, each either ``{content: text}`` or ``{tool_calls: [...]}``.
 
+    A turn with ``repeat: N`` is played N times in a row (long runs for tests and benchmarks).
     The turn is picked from the conversation it is given (the number of assistant messages
     already in it), not from a counter of its own, so a resumed or forked run gets the same
     answer at the same point.
     """
 
     def __init__(self, *, script: Sequence[Mapping[str, Any]], model: str = "scripted", **params: Any) -> None:
-        for number, turn in enumerate(script):
+        self.script = list(script)
+        self._ends = []  # _ends[i]: how many turns the script has played once turn i is done
+        for number, turn in enumerate(self.script):
             if not isinstance(turn, Mapping) or not ({"content", "tool_calls"} & turn.keys()):
                 msg = f"script turn {number} is {turn!r}; expected a mapping with 'content' or 'tool_calls'"
                 raise ValueError(msg)
-        self.script = list(script)
+            repeat = turn.get("repeat", 1)
+            if not isinstance(repeat, int) or repeat < 1:
+                msg = f"script turn {number} has repeat={repeat!r}; expected a whole number >= 1"
+                raise ValueError(msg)
+            self._ends.append((self._ends[-1] if self._ends else 0) + repeat)
         self.model = model
         self.params = dict(params)
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         """The script's turn for this point of the conversation."""
         turn_index = sum(1 for m in request.messages if m.get("role") == "assistant")
-        if turn_index >= len(self.script):
-            msg = (
-                f"the script has {len(self.script)} turns and the agent asked for turn {turn_index + 1}; "
-                "add turns to the task's script or lower agent.max_steps"
-            )
+        played = self._ends[-1] if self._ends else 0
+        if turn_index >= played:
+            msg = f"the script has {played} turns and the agent asked for turn {turn_index + 1}; add turns to the task's script or lower agent.max_steps"
             raise ScriptExhausted(msg)
-        turn = self.script[turn_index]
+        turn = self.script[bisect.bisect_right(self._ends, turn_index)]
         calls = tuple(
             ToolCall(
                 id=f"call_{turn_index}_{i}",
