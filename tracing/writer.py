@@ -58,6 +58,7 @@ class TraceWriter:
         self._fd = fd
         self._fsync_each = fsync == "step"
         self._fsync_end = fsync in ("step", "end")
+        self._steps = 0  # step records written: what the end record counts, even if Ctrl-C cut the last one
         self._prompt: History | None = None
         self._tools: Any = None
         self._memory: Any = None
@@ -140,6 +141,7 @@ class TraceWriter:
         self._memory = state.memory
         self._prompt = prompt
         self._write(record)
+        self._steps += 1
 
     def write_end(self, outcome: Outcome) -> None:
         """Append the end record: how the run ended, its answer and totals."""
@@ -149,7 +151,7 @@ class TraceWriter:
                 "status": outcome.status,
                 "answer": outcome.answer,
                 "error": outcome.error,
-                "steps": outcome.steps,
+                "steps": self._steps,
                 "usage": _usage(outcome.usage),
                 "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
             }
