@@ -420,6 +420,11 @@ def paired(r: Report, a: str, b: str, scale: float = 1.0) -> Stat:
     return Stat.of([(x - y) * scale for x, y in zip(r.samples[a].wall, r.samples[b].wall, strict=False)])
 
 
+def signed(stat: Stat, digits: int = 1) -> str:
+    """``median (min to max)`` with signs: differences can be negative, and ``-23.0-7.1`` reads badly."""
+    return f"{stat.median:+,.{digits}f} ({stat.low:+,.{digits}f} to {stat.high:+,.{digits}f})"
+
+
 def reps_of(r: Report, name: str) -> int:
     return len(r.samples[name].wall)
 
@@ -460,7 +465,7 @@ def trace_table(r: Report) -> Iterator[str]:
     yield f"| {jobs}-job sweep, wall ms median (min-max) | {on.show()} | {off.show()} | {on.median - off.median:+,.1f} |"
     per_job = paired(r, "basic", "basic_off", 1 / jobs)
     yield f"| **(on - off) / {jobs}, ms per job**: medians | | | **{(on.median - off.median) / jobs:+,.1f}** |"
-    yield f"| same, paired by round: median (min-max) of {reps_of(r, 'basic')} rounds | | | {per_job.show()} |"
+    yield f"| same, paired by round: median (min to max) of {reps_of(r, 'basic')} rounds | | | {signed(per_job)} |"
     s_on, s_off = Stat.of(spans(r, "basic")), Stat.of(spans(r, "basic_off"))
     yield (
         f"| job span (`.hydra/config.yaml` -> `status.json` mtimes), ms: median (min-max) of {len(spans(r, 'basic'))} jobs "
@@ -547,7 +552,7 @@ def observations(r: Report) -> Iterator[str]:
         f"{joblib:,.0f} vs {basic:,.0f} ms, a speed-up of {basic / joblib:.2f}x. Its first job starts {first_j - first_b:+,.0f} ms "
         f"later after `multirun.yaml` ({first_j:,.0f} vs {first_b:,.0f} ms): the loky workers are fresh interpreters that import "
         "joblib, Hydra, OmegaConf and the agent and unpickle the Hydra context before their first job. The jobs phase then takes "
-        f"{phase_j:,.0f} ms against {phase_b:,.0f} ms ({phase_b / phase_j:.2f}x), a job's span {med(spans(r, 'joblib')):,.0f} ms "
+        f"{phase_j:,.0f} ms against {phase_b:,.0f} ms ({phase_b / phase_j:.2f}x as fast), a job's span {med(spans(r, 'joblib')):,.0f} ms "
         f"against {med(spans(r, 'basic')):,.0f} ms (each worker's first job is cold; the CPU check below says how parallel the "
         f"vCPUs were); and from the last job's end to exit {tail_j:,.0f} ms against {tail_b:,.0f} ms (loky shuts its workers down)."
     )
@@ -561,7 +566,8 @@ def observations(r: Report) -> Iterator[str]:
     saved, overhead = phase_b - phase_j, (first_j - first_b) + (tail_j - tail_b)
     yield (
         f"- CPU check: two CPU-bound processes together run at {p:.2f}x one alone (median; range {low:.2f}-{high:.2f}; 2.00 = two "
-        f"full cores): {how}. joblib's jobs phase is {phase_b / phase_j:.2f}x basic's ({saved:+,.0f} ms saved), against "
+        f"full cores): {how}. joblib gets through its jobs phase {phase_b / phase_j:.2f}x as fast as basic "
+        f"({f'{saved:,.0f} ms saved' if saved >= 0 else f'{-saved:,.0f} ms longer'}), against "
         f"{first_j - first_b:+,.0f} ms before its first job and {tail_j - tail_b:+,.0f} ms after its last: "
         + (
             "starting and stopping the workers costs more than running the jobs in parallel saves."
@@ -607,7 +613,7 @@ def observations(r: Report) -> Iterator[str]:
     s_on, s_off = med(spans(r, "basic")), med(spans(r, "basic_off"))
     text = (
         f"- Tracing in a sweep: (on - off) / {jobs} = {(r.wall('basic').median - r.wall('basic_off').median) / jobs:+,.1f} ms per job "
-        f"from the medians ({per_job.show()} paired by round), job spans {s_on - s_off:+,.1f} ms"
+        f"from the medians ({signed(per_job)} paired by round), job spans {s_on - s_off:+,.1f} ms"
     )
     if r.in_process["on"]:
         on, off = r.in_process["on"], r.in_process["off"]
