@@ -33,6 +33,8 @@ commands:
                                       replay every job of a sweep: one line per job, then a summary
   trace inspect TRACE [--full]        print a recorded run step by step
   trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
+  trace diff A B [--json]             compare two traces: config, then the first step where they part
+  trace export TRACE [-o FILE]        the trace as OpenTelemetry OTLP JSON spans (GenAI conventions)
 
 exit status: 0 ok, 1 the run did not finish or the replay diverged, 2 unusable input
 
@@ -103,9 +105,31 @@ def _trace(args: list[str]) -> None:
     inspect = sub.add_parser("inspect", help="print a recorded run step by step as plain text")
     inspect.add_argument("trace", type=Path, help="a trace file (.jsonl), a run's folder, or a sweep's folder (one row per job)")
     inspect.add_argument("--full", action="store_true", help="show messages, arguments and outputs untruncated")
+    diff = sub.add_parser("diff", help="compare two traces step by step; exit 0 when they match apart from times, 1 when they differ")
+    diff.add_argument("a", type=Path, help="the first trace (.jsonl)")
+    diff.add_argument("b", type=Path, help="the second trace (.jsonl)")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    export = sub.add_parser("export", help="write a trace in another format (otel: OTLP JSON spans, GenAI conventions)")
+    export.add_argument("trace", type=Path, help="the trace (.jsonl)")
+    export.add_argument("--format", choices=["otel"], default="otel", help="otel: OpenTelemetry OTLP JSON (default)")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output); never overwritten")
     options = parser.parse_args(args)
 
     from tracing.errors import TraceError
+
+    try:
+        if options.action == "diff":
+            from tracing.diff import run_diff
+
+            raise SystemExit(run_diff(options.a, options.b, as_json=options.json))
+        if options.action == "export":
+            from tracing.export_otel import run_export
+
+            run_export(options.trace, output=options.output)
+            return
+    except TraceError as err:
+        fail(str(err))
+
     from tracing.inspection import render
     from tracing.reader import read_trace
     from tracing.sweep import DEFAULT_TRACE, is_sweep, load_sweep, render_sweep
