@@ -317,14 +317,18 @@ def _replay(args: list[str]) -> None:
         trace = read_trace(path)
     except TraceError as err:
         fail(str(err))
-    # The trace is read-only data kept to the end: leave it out of the collector's passes (bench/RESULTS-replay.md).
-    gc.freeze()
     header = trace.header
     node = recorded_run(header["config"], recorded_choices=header["choices"], user_choices=group_choices(overrides)) if mode == "recorded" else {}
     node["replay"] = {"trace": str(path.resolve()), "config": mode}
     ConfigStore.instance().store(name="recorded_run", node=node)
     sys.argv = ["agent", *replay_overrides(trace.header, overrides, mode)]
-    _hydra_main(lambda cfg: replay_job(cfg, trace=trace, as_json=as_json), config_name="replay")
+    # The trace is read-only data kept to the end: leave it out of the collector's passes while the
+    # replay runs (bench/RESULTS-replay.md), and give it back after, for callers in a longer process.
+    gc.freeze()
+    try:
+        _hydra_main(lambda cfg: replay_job(cfg, trace=trace, as_json=as_json), config_name="replay")
+    finally:
+        gc.unfreeze()
 
 
 def _replay_sweep(sweep: Path, args: list[str], *, as_json: bool) -> None:
