@@ -9,8 +9,11 @@ and must exit 0; afterwards (untimed) every job must have left a ``status.json``
 after 6 steps, and, with ``trace=true``, a whole trace ending the same way.
 
 1. Launchers, ``trace=true``: basic (in process, one job after another) vs
-   ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` vs ``hydra/launcher=submitit_local``; 1-job sweeps
-   of basic and joblib too, to split each into a fixed cost and a cost per job; ``python -c pass``.
+   ``hydra/launcher=joblib hydra.launcher.n_jobs=2`` (and ``n_jobs=1``, which joblib runs in the calling
+   process) vs ``hydra/launcher=submitit_local`` (a process per job; fewer rounds, ``--submitit-reps``);
+   1-job sweeps of basic and joblib too, to split each into a fixed cost and a cost per job;
+   ``python -c pass``; and a CPU check (one busy loop alone vs two at once) in every round, since
+   what a parallel launcher can gain depends on how parallel this machine's cores really are.
 2. Tracing per job, basic launcher: the same sweep with ``trace=true`` vs ``trace=false``,
    (on - off) / jobs, from the wall times and from the jobs' own spans.
 3. Where the time goes: a timeline of every sweep from its files' modification times, and the
