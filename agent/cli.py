@@ -235,20 +235,22 @@ def _run_agent(
     """Build and drive one run, through a trace writer when ``cfg.trace`` is on; ``parts`` go to build_run."""
     from hydra.errors import InstantiationException
     from hydra.utils import to_absolute_path
+    from omegaconf import OmegaConf
 
     from agent.build import build_run
     from agent.loop import drive
     from agent.records import Outcome
     from agent.state import AgentState
 
-    _scrub_hydra_records(cfg, hydra_cfg)
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    _scrub_hydra_records(resolved, hydra_cfg)
     writer = None
     if cfg.trace:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.errors import TraceError
         from tracing.writer import TraceWriter
 
         try:
-            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, hydra_cfg), fsync=cfg.traceFsync)
+            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, resolved, hydra_cfg), fsync=cfg.traceFsync)
         except TraceError as err:
             _unusable(str(err))
     try:
@@ -265,14 +267,13 @@ def _run_agent(
         return writer.record(run, each_step), writer.path
 
 
-def _scrub_hydra_records(cfg: DictConfig, hydra_cfg: Any) -> None:
+def _scrub_hydra_records(resolved: Any, hydra_cfg: Any) -> None:
     """Remove secret values from what Hydra wrote about this job before it started (.hydra/, multirun.yaml)."""
     from hydra.utils import to_absolute_path
-    from omegaconf import OmegaConf
 
     from tracing.secrets import scrub_files, secret_values
 
-    secrets = secret_values(OmegaConf.to_container(cfg, resolve=True), list(hydra_cfg.overrides.task))
+    secrets = secret_values(resolved, list(hydra_cfg.overrides.task))
     if not secrets:
         return
     records = [Path(to_absolute_path(hydra_cfg.sweep.dir)) / "multirun.yaml"]
@@ -302,11 +303,17 @@ def _replay(args: list[str]) -> None:
         return
     if "--fail-fast" in overrides:
         fail("--fail-fast is for a sweep folder; a single trace stops at its first divergence anyway")
-    mode = "recorded"
-    for override in [o for o in overrides if o.startswith("replay.config=")]:
-        mode = override.split("=", 1)[1]
+    mode, until = "recorded", None
+    for override in [o for o in overrides if o.startswith(("replay.config=", "replay.until="))]:
+        key, value = override.split("=", 1)
         overrides.remove(override)
-    from tracing.replay_config import MODES, group_choices, recorded_run, replay_overrides
+        if key == "replay.config":
+            mode = value
+        elif not value.isdigit():
+            fail(f"replay.until={value} is not a step number; give the last step to replay, as in replay.until=3")
+        else:
+            until = int(value)
+    from tracing.replay_config import MODES, group_choices, override_key, recorded_run, replay_overrides
 
     if mode not in MODES:
         fail(f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}")
@@ -318,8 +325,15 @@ def _replay(args: list[str]) -> None:
     except TraceError as err:
         fail(str(err))
     header = trace.header
+    if until is not None:
+        if until >= len(trace.steps):
+            fail(f"replay.until={until} is not a step of {path}; it has steps 0 to {len(trace.steps) - 1}")
+        # A fork goes on live: with the recording's own llm and tools unless others are asked for, and recorded.
+        taken = {override_key(o) for o in overrides}
+        overrides = [f"{g}={header['choices'][g]}" for g in ("llm", "tools") if g not in taken and g in header["choices"]] + overrides
+        overrides += [] if "trace" in taken else ["trace=true"]
     node = recorded_run(header["config"], recorded_choices=header["choices"], user_choices=group_choices(overrides)) if mode == "recorded" else {}
-    node["replay"] = {"trace": str(path.resolve()), "config": mode}
+    node["replay"] = {"trace": str(path.resolve()), "config": mode, "until": until, "parent_run": header["run_id"]}
     ConfigStore.instance().store(name="recorded_run", node=node)
     sys.argv = ["agent", *replay_overrides(trace.header, overrides, mode)]
     # The trace is read-only data kept to the end: leave it out of the collector's passes while the
@@ -407,6 +421,8 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
             "If you trust it, list its module in allowed_targets (conf/config.yaml or allowed_targets=[module])"
         )
     session = ReplaySession(trace)
+    if cfg.replay.get("until") is not None:
+        return _fork(cfg, hydra_cfg, session, as_json=as_json)
 
     def build(node: Any) -> Any:  # the replay backends get the session; any other part builds as in `agent run`
         return instantiate(node, session=session) if str(node.get("_target_", "")).startswith("tracing.replay.") else instantiate(node)
@@ -437,6 +453,37 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     return "ok"
 
 
+def _fork(cfg: DictConfig, hydra_cfg: Any, session: Any, *, as_json: bool) -> str:
+    """Replay up to replay.until with today's tools (so the workspace is rebuilt), checked; then go on live, recorded."""
+    import orjson
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    from tracing.replay import Divergence, Fork, ForkLLM
+
+    try:
+        fork = Fork(session=session, until=cfg.replay.until)
+        parts = {"llm": ForkLLM(fork=fork, live=instantiate(cfg.llm)), "tools": instantiate(cfg.tools), "clock": fork.clock}
+    except (InstantiationException, ValueError) as err:
+        _unusable(f"cannot build the fork from its config: {' '.join(str(err).split())}")
+    try:
+        outcome, trace_path = _run_agent(cfg, hydra_cfg, parts=parts, each_step=fork.check_step)
+    except Divergence as divergence:  # the recorded part no longer replays: there is nothing sound to fork from
+        print(orjson.dumps(divergence.as_dict(), default=str).decode() if as_json else divergence.report())
+        raise SystemExit(1) from None
+    result = {"result": "forked", "parent": str(session.trace.path), "at": fork.until, "status": outcome.status, "steps": outcome.steps, "answer": outcome.answer, "trace": str(trace_path) if trace_path else None}
+    if as_json:
+        print(orjson.dumps(result).decode())
+    else:
+        print(f"fork: steps 0-{fork.until} replayed as recorded ({session.trace.path}), then live: {outcome.status} after {outcome.steps} steps")
+        if outcome.answer is not None:
+            print(f"answer: {outcome.answer}")
+        print(f"run dir: {hydra_cfg.runtime.output_dir}")
+        if trace_path is not None:
+            print(f"trace: {trace_path}")
+    return outcome.status
+
+
 def _config_drift(cfg: DictConfig, header: Mapping[str, Any]) -> list[str]:
     """Keys whose values in this replay's config differ from the recording's.
 
@@ -461,7 +508,7 @@ def _config_drift(cfg: DictConfig, header: Mapping[str, Any]) -> list[str]:
     return config_drift(recorded, current)
 
 
-def _header(cfg: DictConfig, hydra_cfg: object) -> dict[str, object]:
+def _header(cfg: DictConfig, resolved: Any, hydra_cfg: Any) -> dict[str, object]:
     from omegaconf import OmegaConf
 
     from tracing.writer import make_header
@@ -471,8 +518,11 @@ def _header(cfg: DictConfig, hydra_cfg: object) -> dict[str, object]:
         version = getattr(sys.modules.get(module), "__version__", None)
         if version is not None:
             versions[distribution] = str(version)
+    replay = cfg.get("replay") or {}
+    parent = {"trace": replay["trace"], "run_id": replay.get("parent_run"), "step": replay["until"]} if replay.get("until") is not None else None
     return make_header(
-        config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+        parent=parent,
+        config=resolved,
         overrides=list(hydra_cfg.overrides.task),  # type: ignore[attr-defined]
         choices={k: v for k, v in hydra_cfg.runtime.choices.items()},  # type: ignore[attr-defined]
         job={"num": OmegaConf.select(hydra_cfg, "job.num", default=None), "name": hydra_cfg.job.name, "output_dir": hydra_cfg.runtime.output_dir},  # type: ignore[attr-defined]

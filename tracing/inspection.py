@@ -44,6 +44,9 @@ def render(trace: Trace, *, full: bool = False) -> Iterator[str]:
     first = trace.steps[0] if trace.steps else None
     yield f"trace     {trace.path}  ({header['format']}, schema {header['schema_version']})"
     yield f"run       {header['run_id']}  started {header['started_at']}"
+    if "parent" in header:
+        parent = header["parent"]
+        yield f"forked    from {parent['trace']} (run {parent.get('run_id') or '?'}) after its step {parent['step']}"
     if first is not None:
         yield f"model     {first['model']}  {_params(first['params'])}".rstrip()
     yield f"task      {task.get('name', '?')}"

@@ -11,6 +11,7 @@ connected to.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -345,3 +346,51 @@ class ReplayTools:
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Any) -> ToolResult:
         """The recorded result of ``call``."""
         return self.session.tool_result(call)
+
+
+class Fork:
+    """A replay up to step ``until`` (inclusive), checked as usual, that goes on live after it."""
+
+    def __init__(self, *, session: ReplaySession, until: int) -> None:
+        if not 0 <= until < len(session.trace.steps):
+            msg = f"replay.until={until} is not a step of {session.trace.path}; it has steps 0 to {len(session.trace.steps) - 1}"
+            raise ValueError(msg)
+        self.session, self.until = session, until
+
+    def replaying(self) -> bool:
+        """Whether the run is still in the recorded part."""
+        return self.session.step <= self.until
+
+    def clock(self) -> float:
+        """The recorded clock up to the fork, the real one after it."""
+        return self.session.clock() if self.replaying() else time.time()
+
+    def check_step(self, step: Step) -> None:
+        """Check the recorded part's steps; the live part has nothing to be checked against."""
+        if step.index <= self.until:
+            self.session.check_step(step)
+
+
+class ForkLLM:
+    """The recorded answers up to the fork, then a live backend's."""
+
+    def __init__(self, *, fork: Fork, live: Any) -> None:
+        self.fork, self.live = fork, live
+        self.recorded = ReplayLLM(session=fork.session)
+
+    def _current(self) -> Any:
+        return self.recorded if self.fork.replaying() else self.live
+
+    @property
+    def model(self) -> str:
+        """The model of the current part."""
+        return self._current().model
+
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """The sampling parameters of the current part."""
+        return self._current().params
+
+    def complete(self, request: LLMRequest) -> LLMResponse:
+        """Answer from the recording up to the fork, from the live backend after."""
+        return self._current().complete(request)

@@ -113,7 +113,7 @@ MESSAGE = shape(
 RECORDS: dict[str, Check] = {
     "header": shape(
         {"format": STR, "schema_version": COUNT, "run_id": STR, "started_at": STR, "config": OBJECT, "overrides": array(STR), "choices": OBJECT, "versions": OBJECT},
-        {"job": OBJECT},
+        {"job": OBJECT, "parent": shape({"trace": STR, "step": COUNT}, {"run_id": optional(STR)})},
     ),
     "step": shape(
         {

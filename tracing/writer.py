@@ -24,10 +24,16 @@ from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
 
 def make_header(
-    *, config: Mapping[str, Any], overrides: Sequence[str], choices: Mapping[str, Any], job: Mapping[str, Any], versions: Mapping[str, str]
+    *,
+    config: Mapping[str, Any],
+    overrides: Sequence[str],
+    choices: Mapping[str, Any],
+    job: Mapping[str, Any],
+    versions: Mapping[str, str],
+    parent: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The header record: everything needed to know, and later replay, what ran."""
-    return {
+    """The header record: everything needed to know, and later replay, what ran (and, for a fork, what it forked)."""
+    header = {
         "kind": "header",
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
@@ -39,6 +45,9 @@ def make_header(
         "job": dict(job),
         "versions": dict(versions),
     }
+    if parent is not None:
+        header["parent"] = dict(parent)
+    return header
 
 
 def _usage(usage: Usage | None) -> dict[str, int] | None:
