@@ -131,7 +131,7 @@ def _trace(args: list[str]) -> None:
         fail(str(err))
 
     from tracing.inspection import render
-    from tracing.reader import read_trace
+    from tracing.reader import TraceStream
     from tracing.sweep import DEFAULT_TRACE, is_sweep, load_sweep, render_sweep
 
     path: Path = options.trace
@@ -139,7 +139,7 @@ def _trace(args: list[str]) -> None:
         if is_sweep(path):
             lines = render_sweep(path, load_sweep(path))
         else:
-            lines = render(read_trace(path / DEFAULT_TRACE if (path / DEFAULT_TRACE).is_file() else path), full=options.full)
+            lines = render(TraceStream(path / DEFAULT_TRACE if (path / DEFAULT_TRACE).is_file() else path), full=options.full)
         for line in lines:
             print(line)
     except TraceError as err:

@@ -32,14 +32,20 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-_EMPTY_DIGEST = hashlib.sha256(b"").digest()
+EMPTY_DIGEST = hashlib.sha256(b"").digest()
+"""The chain digest of no messages."""
+
+
+def extend_digest(digest: bytes, message: Message) -> bytes:
+    """The chain digest of a message list one message longer: sha256(digest + sha256(canonical(message)))."""
+    return hashlib.sha256(digest + hashlib.sha256(canonical(message)).digest()).digest()
 
 
 def chain_digest(messages: Sequence[Message]) -> str:
     """The digest of a message list, as ``History.digest`` computes it, from scratch."""
-    digest = _EMPTY_DIGEST
+    digest = EMPTY_DIGEST
     for message in messages:
-        digest = hashlib.sha256(digest + hashlib.sha256(canonical(message)).digest()).digest()
+        digest = extend_digest(digest, message)
     return digest.hex()
 
 
@@ -50,13 +56,12 @@ class _Log:
 
     def __init__(self, items: list[Message]) -> None:
         self.items = items
-        self.digests = [_EMPTY_DIGEST]  # digests[n] covers items[:n]; extended lazily
+        self.digests = [EMPTY_DIGEST]  # digests[n] covers items[:n]; extended lazily
 
     def digest(self, n: int) -> bytes:
         digests, items = self.digests, self.items
         while len(digests) <= n:
-            message = items[len(digests) - 1]
-            digests.append(hashlib.sha256(digests[-1] + hashlib.sha256(canonical(message)).digest()).digest())
+            digests.append(extend_digest(digests[-1], items[len(digests) - 1]))
         return digests[n]
 
 

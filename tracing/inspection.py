@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from tracing.reader import Trace
+from tracing.reader import TraceStream
 
 _SHORT = 100  # characters of a message, argument list or output shown when not --full
 
@@ -36,28 +37,33 @@ def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def render(trace: Trace, *, full: bool = False) -> Iterator[str]:
-    """The lines of the summary: header, every step, then how the run ended."""
+def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
+    """The lines of the summary: header, every step, then how the run ended; streamed, step by step."""
     header = trace.header
-    config = header.get("config") or {}
-    task = config.get("task") or {}
-    first = trace.steps[0] if trace.steps else None
+    task = header["config"].get("task")
+    task = task if isinstance(task, dict) else {}  # the config is free-form: show what is there
+    steps = trace.steps()
+    first = next(steps, None)
     yield f"trace     {trace.path}  ({header['format']}, schema {header['schema_version']})"
     yield f"run       {header['run_id']}  started {header['started_at']}"
     if "parent" in header:
         parent = header["parent"]
         yield f"forked    from {parent['trace']} (run {parent.get('run_id') or '?'}) after its step {parent['step']}"
     if first is not None:
-        yield f"model     {first['model']}  {_params(first['params'])}".rstrip()
+        yield f"model     {first[0]['model']}  {_params(first[0]['params'])}".rstrip()
     yield f"task      {task.get('name', '?')}"
     yield "choices   " + " ".join(f"{k}={v}" for k, v in sorted(header["choices"].items()) if not k.startswith("hydra/"))
     yield "overrides " + (" ".join(header["overrides"]) or "(none)")
     memory: Any = None
-    for step, prompt in zip(trace.steps, trace.prompts, strict=True):
+    reported = False  # whether the model reported token usage at all
+    count = 0
+    for step, prompt_length in itertools.chain([first] if first else [], steps):
+        count += 1
         when = datetime.fromtimestamp(step["timestamp"], UTC).strftime("%H:%M:%S.%f")[:-3]
         response = step["response"]
+        reported = reported or bool(response.get("usage"))
         yield ""
-        yield f"step {step['index']}  {when}  {step['model']}  {_tokens(response.get('usage'))}  prompt {len(prompt)} messages"
+        yield f"step {step['index']}  {when}  {step['model']}  {_tokens(response.get('usage'))}  prompt {prompt_length} messages"
         new = step["messages"]["new"]
         # Assistant and tool messages were shown as the previous step's response and tool calls.
         shown = new if step["index"] == 0 else [m for m in new if isinstance(m, dict) and m.get("role") not in ("assistant", "tool")]
@@ -82,12 +88,11 @@ def render(trace: Trace, *, full: bool = False) -> Iterator[str]:
     end = trace.end
     if end is None:
         torn = " and its last line is torn" if trace.torn else ""
-        where = f"after step {len(trace.steps) - 1}" if trace.steps else "before its first step"
+        where = f"after step {count - 1}" if count else "before its first step"
         yield f"end       none: the trace was cut off {where}{torn}; the run did not finish writing it"
         return
     detail = f": {end.get('error')}" if end.get("error") else ""
     yield f"end       {end['status']} after {end['steps']} steps{detail}"
     if end.get("answer") is not None:
         yield f"answer    {_clip(str(end['answer']), full)}"
-    reported = any(step["response"].get("usage") for step in trace.steps)
     yield f"totals    {_tokens(end.get('usage') if reported else None)}"

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from agent.state import History
+from agent.state import EMPTY_DIGEST, History, extend_digest
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION, check_record
 
@@ -107,6 +107,99 @@ def _check_header(record: Any, where: str) -> None:
     check_record(record, where)
 
 
+class _FullPrompts:
+    """Keeps every step's whole prompt (for replay and diff): a History, sharing storage between steps."""
+
+    def __init__(self) -> None:
+        self.current = History()
+
+    def __len__(self) -> int:
+        return len(self.current)
+
+    def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str]:
+        previous = self.current
+        base = previous if kept == len(previous) else History(previous[:kept])
+        self.current = base.append(*new)
+        return len(self.current), self.current.digest()
+
+
+class _PromptDigests:
+    """Keeps only the chain digest after each message (for inspect): memory stays small however long the run."""
+
+    def __init__(self) -> None:
+        self.digests = [EMPTY_DIGEST]
+
+    def __len__(self) -> int:
+        return len(self.digests) - 1
+
+    def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str]:
+        del self.digests[kept + 1 :]
+        for message in new:
+            self.digests.append(extend_digest(self.digests[-1], message))
+        return len(self.digests) - 1, self.digests[-1].hex()
+
+
+class TraceStream:
+    """A trace read record by record: the header at once, the steps as ``steps()`` is iterated, then the end.
+
+    Every record is checked as ``read_trace`` checks it, prompts included, but nothing is kept but
+    the digests of the prompt's messages: inspecting a long trace takes memory for one step.
+    """
+
+    def __init__(self, path: str | Path, *, keep_prompts: bool = False) -> None:
+        self.path = Path(path)
+        self._records = iter_records(self.path)
+        where, header = next(self._records)  # iter_records raises on a file without a whole header
+        self.header: dict[str, Any] = header  # type: ignore[assignment]
+        self.end: dict[str, Any] | None = None
+        self.torn = False
+        self.prompt: Any = _FullPrompts() if keep_prompts else _PromptDigests()
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether the recording stops before the run's end record (known once the steps are read)."""
+        return self.end is None
+
+    def steps(self) -> Iterator[tuple[dict[str, Any], int]]:
+        """Each step record, checked, with ``tools`` and ``state.memory`` filled in, and its prompt's length."""
+        tools: Any = None
+        memory: Any = None
+        count = 0
+        for where, record in self._records:
+            if record is None:
+                self.torn = True
+                return
+            kind = check_record(record, where)
+            if kind == "header":
+                msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
+                raise TraceError(msg)
+            if self.end is not None:
+                msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
+                raise TraceError(msg)
+            if kind == "end":
+                self.end = record
+                continue
+            if record["index"] != count:
+                msg = f"{where}: step index {record['index']} where step {count} was expected; steps are missing, repeated or out of order"
+                raise TraceError(msg)
+            tools = record.setdefault("tools", tools)
+            memory = record["state"].setdefault("memory", memory)
+            if tools is None or memory is None:
+                msg = f"{where}: the first step has no tools or state.memory; the trace is corrupt"
+                raise TraceError(msg)
+            messages = record["messages"]
+            length = len(self.prompt)
+            if messages["kept"] > length:
+                msg = f"{where}: messages.kept={messages['kept']} but the previous prompt has {length} messages; the trace is corrupt"
+                raise TraceError(msg)
+            length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
+            if digest != messages["sha256"]:
+                msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt"
+                raise TraceError(msg)
+            count += 1
+            yield record, length
+
+
 def read_trace(path: str | Path) -> Trace:
     """Read and check a whole trace, rebuilding each step's prompt."""
     # Records are plain JSON data, free of cycles; with the cyclic collector on, its full passes over
@@ -114,60 +207,13 @@ def read_trace(path: str | Path) -> Trace:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _read_trace(Path(path))
+        stream = TraceStream(path, keep_prompts=True)
+        trace = Trace(path=stream.path, header=stream.header)
+        for record, _ in stream.steps():
+            trace.steps.append(record)
+            trace.prompts.append(stream.prompt.current)
+        trace.end, trace.torn = stream.end, stream.torn
+        return trace
     finally:
         if collecting:
             gc.enable()
-
-
-def _read_trace(path: Path) -> Trace:
-    trace: Trace | None = None
-    tools: Any = None
-    memory: Any = None
-    prompt = History()
-    for where, record in iter_records(path):
-        if record is None:
-            assert trace is not None
-            trace.torn = True
-            break
-        kind = check_record(record, where)
-        if trace is None:
-            trace = Trace(path=path, header=record)
-            continue
-        if kind == "header":
-            msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
-            raise TraceError(msg)
-        if trace.end is not None:
-            msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
-            raise TraceError(msg)
-        if kind == "end":
-            trace.end = record
-            continue
-        if record["index"] != len(trace.steps):
-            msg = f"{where}: step index {record['index']} where step {len(trace.steps)} was expected; steps are missing, repeated or out of order"
-            raise TraceError(msg)
-        tools = record.setdefault("tools", tools)
-        state = record["state"]
-        memory = state.setdefault("memory", memory)
-        if tools is None or memory is None:
-            msg = f"{where}: the first step has no tools or state.memory; the trace is corrupt"
-            raise TraceError(msg)
-        prompt = _rebuild_prompt(prompt, record["messages"], where)
-        trace.steps.append(record)
-        trace.prompts.append(prompt)
-    assert trace is not None  # iter_records raises on a file without a header
-    return trace
-
-
-def _rebuild_prompt(previous: History, messages: dict[str, Any], where: str) -> History:
-    kept, new, digest = messages.get("kept"), messages.get("new"), messages.get("sha256")
-    if not isinstance(kept, int) or not isinstance(new, list) or not 0 <= kept <= len(previous):
-        msg = f"{where}: messages.kept={kept!r:.40} does not fit the {len(previous)} messages of the previous prompt"
-        raise TraceError(msg)
-    base = previous if kept == len(previous) else History(previous[:kept])
-    prompt = base.append(*new)
-    if prompt.digest() != digest:
-        msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt"
-        raise TraceError(msg)
-    return prompt
-

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tracing.errors import TraceError
-from tracing.reader import read_trace
+from tracing.reader import TraceStream
 
 STATUS_FILE = "status.json"  # written by tracing.job_status.JobStatusFile at the end of each job
 DEFAULT_TRACE = "trace.jsonl"
@@ -85,13 +85,14 @@ def load_job(folder: Path) -> Job:
     }
     if trace_path.is_file():
         try:
-            trace = read_trace(trace_path)
+            trace = TraceStream(trace_path)  # streamed: a sweep of long runs is listed in little memory
+            steps = sum(1 for _ in trace.steps())
         except TraceError as err:
             job |= {"error": f"unreadable trace: {err}"}
         else:
             end = trace.end or {}
             total = (end.get("usage") or {}).get("total_tokens")
-            job |= {"trace": trace_path, "steps": len(trace.steps), "tokens": total if total is not None else job["tokens"]}
+            job |= {"trace": trace_path, "steps": steps, "tokens": total if total is not None else job["tokens"]}
             if job["status"] != "failed":  # a job that raised says so in status.json, whatever its trace says
                 job |= {"status": end["status"], "answer": end.get("answer"), "error": end.get("error")} if trace.end else {"status": "cut off"}
     return Job(number=_number(folder, status), folder=folder, overrides=_overrides(folder, status), **job)
