@@ -205,7 +205,7 @@ class ReplaySession:
         messages = request.messages
         digest = messages.digest() if isinstance(messages, History) else chain_digest(messages)
         if digest != recorded["messages"]["sha256"]:
-            found += _message_differences(self.trace.prompts[self.step], messages)
+            found += message_differences(self.trace.prompts[self.step], messages)
         tools, normalized = self._tools_seen
         if request.tools is not tools:  # the toolbox hands the same tuple every step: normalize once
             normalized = _normalized(list(request.tools))
@@ -274,7 +274,7 @@ class ReplaySession:
         after = self.step + 1
         if after < len(self.trace.prompts) and expected.get("messages") != summary["messages"]:
             # The next recorded prompt is the recorded history after this step: show the messages that differ.
-            found += _message_differences(self.trace.prompts[after], step.state.messages)
+            found += message_differences(self.trace.prompts[after], step.state.messages)
         if not found:  # every field as recorded, yet the hash differs
             found = [Difference("state.sha256", recorded["sha256"], summary_hash(summary))]
         raise Divergence(trace=self.trace.path, step=self.step, what="state", summary="the state after the step differs", found=found)
@@ -291,7 +291,7 @@ class ReplaySession:
         return ReplayResult(trace=self.trace.path, steps=outcome.steps, cut_off=end is None or end["status"] == "interrupted")
 
 
-def _message_differences(recorded: Sequence[Any], current: Sequence[Any]) -> list[Difference]:
+def message_differences(recorded: Sequence[Any], current: Sequence[Any]) -> list[Difference]:
     """The first message that differs between two histories, field by field (not the whole history)."""
     for index in range(min(len(recorded), len(current))):
         if recorded[index] != current[index]:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tracing.secrets import REDACTED
+
+if TYPE_CHECKING:
+    from tracing.replay import Difference
 
 PROJECT_PACKAGES = ("agent", "tracing")
 MODES = ("recorded", "current")
@@ -118,8 +121,8 @@ def replay_overrides(header: Mapping[str, Any], user: Sequence[str], mode: str) 
     return [o for o in recorded if keep(o)] + list(user)
 
 
-def config_drift(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Dotted keys whose values differ between a recorded and today's resolved config."""
+def config_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[Difference]:
+    """Field-level differences between two resolved configs, leaving out what differs between any two runs."""
     from tracing.replay import differences
 
     def without_run_specific(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -128,6 +131,10 @@ def config_drift(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> lis
             copy["tools"] = {k: v for k, v in copy["tools"].items() if k != "workspace"}
         return copy
 
-    found = differences(without_run_specific(recorded), without_run_specific(current))
+    return differences(without_run_specific(recorded), without_run_specific(current))
+
+
+def config_drift(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between a recorded and today's resolved config."""
     # One name per changed setting: a changed list item is reported as the list's key.
-    return sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in found})
+    return sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in config_differences(recorded, current)})

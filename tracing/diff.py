@@ -1,0 +1,150 @@
+"""``agent trace diff A B``: two traces compared, config first, then step by step.
+
+Steps are aligned by index. Times, clock values, latencies and run ids are not compared: two
+recordings of the same behaviour are identical. Each step is compared part by part with ``==`` on
+the records (prompts by their digest), and only the first step that differs is diffed field by
+field, so long traces compare in time linear in their size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tracing.reader import Trace, read_trace
+from tracing.replay import Difference, differences, message_differences
+from tracing.replay_config import config_differences
+
+PARTS = ("request", "response", "tool calls", "state")
+
+
+def _parts(step: dict[str, Any]) -> dict[str, Any]:
+    """What a step did, part by part, without what differs between any two recordings (times, latencies)."""
+    return {
+        "request": {"messages": step["messages"]["sha256"], "tools": step["tools"], "model": step["model"], "params": step["params"]},
+        "response": {"message": step["response"]["message"], "usage": step["response"].get("usage")},
+        "tool calls": [{k: v for k, v in call.items() if k != "latency_s"} for call in step["tool_calls"]],
+        "state": step["state"],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class StepComparison:
+    """How one step index compares: same, changed (which parts), only in A, only in B."""
+
+    index: int
+    verdict: str
+    parts: tuple[str, ...] = ()
+
+
+@dataclass
+class TraceDiff:
+    """The comparison of two traces."""
+
+    a: Path
+    b: Path
+    config: list[Difference]
+    steps: list[StepComparison]
+    first: int | None = None
+    """The first step that differs, if any."""
+    first_differences: list[Difference] = field(default_factory=list)
+    end: list[Difference] = field(default_factory=list)
+
+    @property
+    def identical(self) -> bool:
+        """Whether the traces record the same behaviour (times and latencies aside)."""
+        return not self.config and self.first is None and not self.end
+
+    def as_dict(self) -> dict[str, Any]:
+        """The comparison as JSON data."""
+        rows = lambda found: [{"path": d.path, "a": d.expected, "b": d.actual} for d in found]  # noqa: E731
+        return {
+            "result": "identical" if self.identical else "different",
+            "a": str(self.a),
+            "b": str(self.b),
+            "config": rows(self.config),
+            "first_step": self.first,
+            "first_step_differences": rows(self.first_differences),
+            "steps": [{"index": s.index, "verdict": s.verdict, "parts": list(s.parts)} for s in self.steps],
+            "end": rows(self.end),
+        }
+
+
+def compare(a: Trace, b: Trace) -> TraceDiff:
+    """Compare two traces read with read_trace."""
+    result = TraceDiff(a=a.path, b=b.path, config=config_differences(a.header["config"], b.header["config"]), steps=[])
+    for index in range(max(len(a.steps), len(b.steps))):
+        if index >= len(a.steps) or index >= len(b.steps):
+            result.steps.append(StepComparison(index, "only in B" if index >= len(a.steps) else "only in A"))
+            result.first = index if result.first is None else result.first
+            continue
+        parts_a, parts_b = _parts(a.steps[index]), _parts(b.steps[index])
+        changed = tuple(part for part in PARTS if parts_a[part] != parts_b[part])
+        result.steps.append(StepComparison(index, "changed" if changed else "same", changed))
+        if changed and result.first is None:
+            result.first = index
+            result.first_differences = _step_differences(a, b, index, changed)
+    ends = [{"status": t.end["status"], "steps": t.end["steps"], "answer": t.end.get("answer")} if t.end else {"status": "cut off"} for t in (a, b)]
+    result.end = differences(ends[0], ends[1], prefix="end") if ends[0] != ends[1] else []
+    return result
+
+
+def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...]) -> list[Difference]:
+    """Field-level differences of the parts that changed at one step; of the prompt, its first differing message."""
+    found: list[Difference] = []
+    parts_a, parts_b = _parts(a.steps[index]), _parts(b.steps[index])
+    for part in changed:
+        if part == "request":
+            request_a, request_b = parts_a["request"], parts_b["request"]
+            if request_a["messages"] != request_b["messages"]:
+                found += message_differences(a.prompts[index], b.prompts[index])
+            found += differences({k: v for k, v in request_a.items() if k != "messages"}, {k: v for k, v in request_b.items() if k != "messages"})
+        else:
+            found += differences(parts_a[part], parts_b[part], prefix=part.replace(" ", "_"))
+    return found
+
+
+def _short(value: Any) -> str:
+    text = value if value == "<missing>" else orjson.dumps(value, default=str).decode()
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def render(diff: TraceDiff) -> Iterator[str]:
+    """The comparison as text: config, the first differing step in detail, one line per step, the ends."""
+    yield f"diff  A {diff.a}"
+    yield f"      B {diff.b}"
+    if diff.config:
+        yield "config differs (A -> B):"
+        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.config)
+    else:
+        yield "config: same"
+    if diff.first is not None:
+        comparison = diff.steps[diff.first]
+        what = ", ".join(comparison.parts) if comparison.parts else comparison.verdict
+        yield f"first difference at step {diff.first}: {what}"
+        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.first_differences)
+    yield "steps:"
+    for step in diff.steps:
+        detail = f" ({', '.join(step.parts)})" if step.parts else ""
+        yield f"  step {step.index}: {step.verdict}{detail}"
+    if diff.end:
+        yield "end differs (A -> B):"
+        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.end)
+    else:
+        yield "end: same"
+    yield "identical apart from times and latencies" if diff.identical else "the traces differ"
+
+
+def run_diff(a: Path, b: Path, *, as_json: bool) -> int:
+    """`agent trace diff A B`: print the comparison; 0 when identical apart from times, 1 when they differ."""
+    diff = compare(read_trace(a), read_trace(b))
+    if as_json:
+        print(orjson.dumps(diff.as_dict(), default=str).decode())
+    else:
+        for line in render(diff):
+            print(line)
+    return 0 if diff.identical else 1
