@@ -93,9 +93,9 @@ def recorded_run(config: Mapping[str, Any], *, recorded_choices: Mapping[str, An
     llm, tools = config.get("llm"), config.get("tools")
     if "llm" in user_choices and user_choices["llm"] == recorded_choices.get("llm") and isinstance(llm, Mapping):
         node["llm"] = {k: v for k, v in llm.items() if k != "_target_"}
-    if user_choices.get("tools", "replay") in ("replay", recorded_choices.get("tools")) and isinstance(tools, Mapping):
-        if isinstance(tools.get("tools"), Mapping):
-            node["tools"] = {"tools": tools["tools"]}
+    tools_kept = user_choices.get("tools", "replay") in ("replay", recorded_choices.get("tools"))
+    if tools_kept and isinstance(tools, Mapping) and isinstance(tools.get("tools"), Mapping):
+        node["tools"] = {"tools": tools["tools"]}
     return _literal(node)
 
 
