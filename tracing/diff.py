@@ -8,6 +8,7 @@ field, so long traces compare in time linear in their size.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +28,17 @@ def _parts(step: dict[str, Any]) -> dict[str, Any]:
     return {
         "request": {"messages": step["messages"]["sha256"], "tools": step["tools"], "model": step["model"], "params": step["params"]},
         "response": {"message": step["response"]["message"], "usage": step["response"].get("usage")},
-        "tool calls": [{k: v for k, v in call.items() if k != "latency_s"} for call in step["tool_calls"]],
+        # Arguments as data, so one changed argument shows as itself, not as a different JSON text.
+        "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": _arguments(call["arguments"])} for call in step["tool_calls"]],
         "state": step["state"],
     }
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,9 +83,23 @@ class TraceDiff:
         }
 
 
+def _setting(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return "<missing>"
+        config = config[part]
+    return config
+
+
+def _config_rows(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
+    """One row per setting that differs (a changed list item is its whole list's change), with both values."""
+    keys = sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in config_differences(a, b)})
+    return [Difference(key, _setting(a, key), _setting(b, key)) for key in keys]
+
+
 def compare(a: Trace, b: Trace) -> TraceDiff:
     """Compare two traces read with read_trace."""
-    result = TraceDiff(a=a.path, b=b.path, config=config_differences(a.header["config"], b.header["config"]), steps=[])
+    result = TraceDiff(a=a.path, b=b.path, config=_config_rows(a.header["config"], b.header["config"]), steps=[])
     for index in range(max(len(a.steps), len(b.steps))):
         if index >= len(a.steps) or index >= len(b.steps):
             result.steps.append(StepComparison(index, "only in B" if index >= len(a.steps) else "only in A"))
@@ -88,7 +111,7 @@ def compare(a: Trace, b: Trace) -> TraceDiff:
         if changed and result.first is None:
             result.first = index
             result.first_differences = _step_differences(a, b, index, changed)
-    ends = [{"status": t.end["status"], "steps": t.end["steps"], "answer": t.end.get("answer")} if t.end else {"status": "cut off"} for t in (a, b)]
+    ends = [{k: t.end.get(k) for k in ("status", "steps", "answer", "error")} if t.end else {"status": "cut off"} for t in (a, b)]
     result.end = differences(ends[0], ends[1], prefix="end") if ends[0] != ends[1] else []
     return result
 
@@ -105,6 +128,8 @@ def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...]) 
             found += differences({k: v for k, v in request_a.items() if k != "messages"}, {k: v for k, v in request_b.items() if k != "messages"})
         else:
             found += differences(parts_a[part], parts_b[part], prefix=part.replace(" ", "_"))
+    if any(d.path.startswith("state.") and d.path != "state.sha256" for d in found):
+        found = [d for d in found if d.path != "state.sha256"]  # the fields that differ say more than their hash
     return found
 
 
