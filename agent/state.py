@@ -165,13 +165,7 @@ class AgentState:
         """This state with ``update`` applied to memory: each key is set, and a None value deletes it."""
         if not update:
             return self
-        memory = dict(self.memory)
-        for key, value in update.items():
-            if value is None:
-                memory.pop(key, None)
-            else:
-                memory[key] = value
-        return AgentState(self.messages, MappingProxyType(memory), self.step, self.done, self.answer)
+        return AgentState(self.messages, MappingProxyType(updated_memory(self.memory, update)), self.step, self.done, self.answer)
 
     def summary(self) -> dict[str, Any]:
         """The state as plain data, with the message history stood in for by its length and digest."""
@@ -186,6 +180,17 @@ class AgentState:
     def hash(self) -> str:
         """Stable sha256 of the state: same state, same hash, in any process on any machine."""
         return summary_hash(self.summary())
+
+
+def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``memory`` with ``update`` applied: each key is set, and a None value deletes it."""
+    result = dict(memory)
+    for key, value in update.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
 
 
 def summary_hash(summary: Mapping[str, Any]) -> str:

@@ -101,6 +101,7 @@ class TestRecording:
         for step, recorded, prompt in zip(live, trace.steps, trace.prompts, strict=True):
             assert recorded["index"] == step.index
             assert recorded["state"]["sha256"] == step.state.hash()
+            assert recorded["state"]["memory"] == dict(step.state.memory)  # rebuilt from updates where left out
             assert list(prompt) == list(step.request.messages)
             assert recorded["tools"] == list(step.request.tools)
             assert recorded["response"]["message"] == step.response.message
@@ -109,6 +110,7 @@ class TestRecording:
             ]
         assert trace.end["status"] == "finished" and trace.end["answer"] == outcome.answer
         assert not trace.cut_off and not trace.torn
+        assert sum("memory" in line for line in (tmp_path / "t.jsonl").read_text().splitlines()[1:-1] if '"memory":{' in line) == 1
 
     def test_tracing_off_gives_the_same_answer_and_state_and_writes_nothing(self, compose_config: Compose, tmp_path: Path) -> None:
         """A traced and an untraced run end in the same state; the untraced one leaves no trace file."""

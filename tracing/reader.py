@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from agent.state import EMPTY_DIGEST, History, extend_digest
+from agent.state import EMPTY_DIGEST, History, extend_digest, updated_memory
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION, check_record
 
@@ -183,6 +183,11 @@ class TraceStream:
                 msg = f"{where}: step index {record['index']} where step {count} was expected; steps are missing, repeated or out of order"
                 raise TraceError(msg)
             tools = record.setdefault("tools", tools)
+            if "memory" not in record["state"] and memory is not None:
+                # Left out by the writer: the previous memory with this step's tool updates applied, in order.
+                for call in record["tool_calls"]:
+                    if call["memory_update"]:
+                        memory = updated_memory(memory, call["memory_update"])
             memory = record["state"].setdefault("memory", memory)
             if tools is None or memory is None:
                 msg = f"{where}: the first step has no tools or state.memory; the trace is corrupt"

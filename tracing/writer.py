@@ -2,7 +2,8 @@
 
 Each record goes to the file in a single unbuffered write, so a crash leaves every earlier record
 whole and at most a torn last line. Only what changed since the previous step is written (new
-messages, tool schemas and memory when they change), so a trace grows linearly with the run.
+messages, tool schemas when they change, memory when the step's updates do not explain it), so a
+trace grows linearly with the run.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import orjson
 
 from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, Usage
-from agent.state import History, summary_hash
+from agent.state import History, summary_hash, updated_memory
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
@@ -57,6 +58,17 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
 
 
 FSYNC_POLICIES = ("never", "end", "step")
+
+
+def _memory_follows(previous: Mapping[str, Any], step: Step, memory: Mapping[str, Any]) -> bool:
+    """Whether ``memory`` is ``previous`` with the step's tool updates applied, in order (so it need not be written)."""
+    if memory is previous:
+        return True
+    expected: Mapping[str, Any] = previous
+    for result in step.results:
+        if result.memory_update:
+            expected = updated_memory(expected, result.memory_update)
+    return expected == memory
 
 
 class TraceWriter:
@@ -145,8 +157,8 @@ class TraceWriter:
         if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
             record["tools"] = list(request.tools)
             self._tools = request.tools
-        if state.memory is self._memory:  # unchanged memory is carried forward by the reader
-            del record["state"]["memory"]
+        if self._memory is not None and _memory_follows(self._memory, step, state.memory):
+            del record["state"]["memory"]  # the reader applies the step's memory updates to the previous memory
         self._memory = state.memory
         self._prompt = prompt
         self._write(record)
