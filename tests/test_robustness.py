@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import resource
 import shutil
 import signal
 import subprocess
@@ -232,11 +231,14 @@ class TestHostileInput:
         records = [orjson.loads(line) for line in recorded.splitlines()]
         records[2]["tool_calls"][0]["output"] = "x" * 50_000_000
         (tmp_path / "big.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
-        code = "import resource, sys; from agent.cli import main\ntry:\n    main(['trace', 'inspect', 'big.jsonl'])\nexcept SystemExit:\n    pass\nprint(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) pytest process that forked us.
+        code = (
+            "import sys; from agent.cli import main\ntry:\n    main(['trace', 'inspect', 'big.jsonl'])\nexcept SystemExit:\n    pass\n"
+            "print([line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1], file=sys.stderr)"
+        )
         done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
         peak_mb = int(done.stderr.strip().splitlines()[-1]) / 1024
-        assert peak_mb < 50 * 6, f"peak {peak_mb:.0f} MB for a 50 MB trace"
-        assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+        assert 50 < peak_mb < 50 * 6, f"peak {peak_mb:.0f} MB for a 50 MB trace"
 
 
 class TestNoNetwork:
