@@ -69,23 +69,23 @@ from tracing.writer import TraceWriter
 
 try:  # `python bench/bench_peers.py` puts bench/ on sys.path
     from bench_trace import (
-        NOTES_MARKER,
         Stat,
         cpu_model,
         progress,
         rotated,
         size,
         synthetic_header,
+        write_keeping_notes,
     )
 except ModuleNotFoundError:  # `python -m bench.bench_peers` from the repository root
     from bench.bench_trace import (
-        NOTES_MARKER,
         Stat,
         cpu_model,
         progress,
         rotated,
         size,
         synthetic_header,
+        write_keeping_notes,
     )
 
 BENCH = Path(__file__).resolve().parent
@@ -1165,14 +1165,6 @@ def render(r: Results) -> str:
     return "\n".join(lines)
 
 
-def kept_notes() -> str:
-    """Hand-written notes at the end of an existing RESULTS-peers.md, kept across --write."""
-    if not RESULTS.exists():
-        return NOTES_MARKER + "\n"
-    _, found, notes = RESULTS.read_text(encoding="utf-8").partition(NOTES_MARKER)
-    return NOTES_MARKER + (notes if found else "\n")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -1200,7 +1192,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = render(results)
     print(text)
     if args.write:
-        RESULTS.write_text(text + "\n" + kept_notes(), encoding="utf-8")
+        write_keeping_notes(RESULTS, text)
         progress(f"wrote {RESULTS}")
 
 

@@ -46,7 +46,6 @@ try:  # `python bench/bench_replay.py` puts bench/ on sys.path
         ECHO_CHUNK,
         ECHO_TIMES,
         FLAT_GOAL,
-        NOTES_MARKER,
         Stat,
         agent_command,
         check_finished,
@@ -58,13 +57,13 @@ try:  # `python bench/bench_replay.py` puts bench/ on sys.path
         size,
         synthetic_header,
         time_command,
+        write_keeping_notes,
     )
 except ModuleNotFoundError:  # `python -m bench.bench_replay` from the repository root
     from bench.bench_trace import (
         ECHO_CHUNK,
         ECHO_TIMES,
         FLAT_GOAL,
-        NOTES_MARKER,
         Stat,
         agent_command,
         check_finished,
@@ -76,6 +75,7 @@ except ModuleNotFoundError:  # `python -m bench.bench_replay` from the repositor
         size,
         synthetic_header,
         time_command,
+        write_keeping_notes,
     )
 
 RESULTS = Path(__file__).with_name("RESULTS-replay.md")
@@ -477,14 +477,6 @@ def render(r: Report) -> str:
     return "\n".join(lines)
 
 
-def kept_notes() -> str:
-    """Hand-written notes at the end of an existing RESULTS-replay.md, kept across --write."""
-    if not RESULTS.exists():
-        return NOTES_MARKER + "\n"
-    _, found, notes = RESULTS.read_text(encoding="utf-8").partition(NOTES_MARKER)
-    return NOTES_MARKER + (notes if found else "\n")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -517,7 +509,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = render(report)
     print(text)
     if args.write:
-        RESULTS.write_text(text + "\n" + kept_notes(), encoding="utf-8")
+        write_keeping_notes(RESULTS, text)
         progress(f"wrote {RESULTS}")
 
 

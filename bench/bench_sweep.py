@@ -50,9 +50,9 @@ from typing import Any
 from tracing.reader import read_trace
 
 try:  # `python bench/bench_sweep.py` puts bench/ on sys.path
-    from bench_trace import NOTES_MARKER, Stat, agent_command, cpu_model, progress, rotated
+    from bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
 except ModuleNotFoundError:  # `python -m bench.bench_sweep` from the repository root
-    from bench.bench_trace import NOTES_MARKER, Stat, agent_command, cpu_model, progress, rotated
+    from bench.bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
 
 RESULTS = Path(__file__).with_name("RESULTS-sweep.md")
 
@@ -740,14 +740,6 @@ def pkg_version(name: str) -> str:
         return "not installed"
 
 
-def kept_notes() -> str:
-    """Hand-written notes at the end of an existing RESULTS-sweep.md, kept across --write."""
-    if not RESULTS.exists():
-        return NOTES_MARKER + "\n"
-    _, found, notes = RESULTS.read_text(encoding="utf-8").partition(NOTES_MARKER)
-    return NOTES_MARKER + (notes if found else "\n")
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -786,7 +778,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = render(report)
     print(text)
     if args.write:
-        RESULTS.write_text(text + "\n" + kept_notes(), encoding="utf-8")
+        write_keeping_notes(RESULTS, text)
         progress(f"wrote {RESULTS}")
 
 

@@ -645,13 +645,13 @@ def render(r: Report) -> str:
     return "\n".join([*lines, "", "## Observations", "", *observations(r), ""])
 
 
-def kept_notes() -> str:
-    """Hand-written notes at the end of an existing RESULTS.md, kept across --write."""
-    if not RESULTS.exists():
-        return NOTES_MARKER + "\n"
-    text = RESULTS.read_text(encoding="utf-8")
-    _, found, notes = text.partition(NOTES_MARKER)
-    return NOTES_MARKER + (notes if found else "\n")
+def write_keeping_notes(path: Path, text: str) -> None:
+    """Write a generated results file, keeping the hand-written notes below NOTES_MARKER of the one it replaces."""
+    notes = "\n"
+    if path.exists():
+        _, found, rest = path.read_text(encoding="utf-8").partition(NOTES_MARKER)
+        notes = rest if found else notes
+    path.write_text(text + "\n" + NOTES_MARKER + notes, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- main
@@ -695,7 +695,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     text = render(report)
     print(text)
     if args.write:
-        RESULTS.write_text(text + "\n" + kept_notes(), encoding="utf-8")
+        write_keeping_notes(RESULTS, text)
         progress(f"wrote {RESULTS}")
 
 
