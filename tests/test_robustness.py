@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.cli import main
 from tests.conftest import AGENT, agent
 from tracing.errors import TraceError
+from tracing.pytest_plugin import run_agent
 from tracing.reader import read_trace
 
 LONG_STEPS = 1500
@@ -46,22 +46,13 @@ def wait_for_steps(trace: Path, process: subprocess.Popen[Any], steps: int) -> N
 
 
 def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
-    """`agent.cli.main` in this process (fast enough to fuzz), as (exit status, stdout, stderr)."""
-    import contextlib
-    import io
-
-    out, err = io.StringIO(), io.StringIO()
+    """`agent ARGS` in this process, from ``cwd`` (fast enough to fuzz), as (exit status, stdout, stderr)."""
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
+        return run_agent(*args)
     finally:
         os.chdir(previous)
-    return code, out.getvalue(), err.getvalue()
 
 
 def assert_clean_outcome(code: int, stderr: str, allowed: tuple[int, ...] = (0, 2)) -> None:

@@ -138,27 +138,31 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
+def _rows(found: list[Difference]) -> Iterator[str]:
+    return (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in found)
+
+
 def render(diff: TraceDiff) -> Iterator[str]:
     """The comparison as text: config, the first differing step in detail, one line per step, the ends."""
     yield f"diff  A {diff.a}"
     yield f"      B {diff.b}"
     if diff.config:
         yield "config differs (A -> B):"
-        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.config)
+        yield from _rows(diff.config)
     else:
         yield "config: same"
     if diff.first is not None:
         comparison = diff.steps[diff.first]
         what = ", ".join(comparison.parts) if comparison.parts else comparison.verdict
         yield f"first difference at step {diff.first}: {what}"
-        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.first_differences)
+        yield from _rows(diff.first_differences)
     yield "steps:"
     for step in diff.steps:
         detail = f" ({', '.join(step.parts)})" if step.parts else ""
         yield f"  step {step.index}: {step.verdict}{detail}"
     if diff.end:
         yield "end differs (A -> B):"
-        yield from (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in diff.end)
+        yield from _rows(diff.end)
     else:
         yield "end: same"
     yield "identical apart from times and latencies" if diff.identical else "the traces differ"

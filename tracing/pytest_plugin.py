@@ -52,8 +52,8 @@ def _quoted(value: str | Path) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _agent(*args: str) -> tuple[int, str, str]:
-    """`agent ARGS` in this process, as (exit status, stdout, stderr)."""
+def run_agent(*args: str) -> tuple[int, str, str]:
+    """`agent ARGS` in this process (no interpreter start-up), as (exit status, stdout, stderr)."""
     from agent.cli import main
 
     out, err = io.StringIO(), io.StringIO()
@@ -73,7 +73,7 @@ def check_trace(path: str | Path, *overrides: str, run_dir: Path | None = None) 
     """
     run_dir = run_dir or Path(tempfile.mkdtemp(prefix="replay-"))
     args = ["replay", str(path), "--json", "replay.config=current", f"hydra.run.dir={_quoted(run_dir)}", *overrides]
-    code, out, err = _agent(*args)
+    code, out, err = run_agent(*args)
     if code == 2 or not out.strip():
         pytest.fail(f"cannot replay {path}: {err.strip().removeprefix('agent: error: ') or f'exit status {code}'}", pytrace=False)
     result = orjson.loads(out)
@@ -95,7 +95,7 @@ def record_trace(path: str | Path, *overrides: str, run_dir: Path | None = None)
     fresh.unlink(missing_ok=True)
     taken = {override_key(o) for o in overrides}
     args = [o for o in recorded if override_key(o) not in taken] + list(overrides)
-    code, _, err = _agent("run", *args, "trace=true", f"tracePath={_quoted(fresh.resolve())}", f"hydra.run.dir={_quoted(run_dir)}")
+    code, _, err = run_agent("run", *args, "trace=true", f"tracePath={_quoted(fresh.resolve())}", f"hydra.run.dir={_quoted(run_dir)}")
     if code == 2 or not fresh.exists():
         fresh.unlink(missing_ok=True)
         pytest.fail(f"cannot record {path}: {err.strip().removeprefix('agent: error: ') or f'exit status {code}'}", pytrace=False)
