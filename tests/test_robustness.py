@@ -249,3 +249,17 @@ def test_reading_a_trace_never_raises_anything_but_trace_error(recorded: bytes, 
         (tmp_path / "d.jsonl").write_bytes(damaged)
         with pytest.raises(TraceError):
             read_trace(tmp_path / "d.jsonl")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fast_step_check_accepts_nothing_the_full_check_refuses(recorded: bytes, data: st.DataObject) -> None:
+    """The written-out fast path of the step check never lets through a record the spec-driven check rejects."""
+    from tracing.schema import RECORDS, _step_ok
+
+    original = [orjson.loads(line) for line in recorded.splitlines()]
+    assert all(_step_ok(r) for r in original if r["kind"] == "step")  # well-formed steps take the fast path
+    records = mutate(original, data)
+    for record in records:
+        if isinstance(record, dict) and record.get("kind") == "step" and _step_ok(record):
+            assert RECORDS["step"](record) is None, RECORDS["step"](record)
