@@ -67,26 +67,16 @@ from tracing.reader import read_trace
 from tracing.replay import ReplayLLM, ReplaySession, ReplayTools
 from tracing.writer import TraceWriter
 
-try:  # `python bench/bench_peers.py` puts bench/ on sys.path
-    from bench_trace import (
-        Stat,
-        cpu_model,
-        progress,
-        rotated,
-        size,
-        synthetic_header,
-        write_keeping_notes,
-    )
-except ModuleNotFoundError:  # `python -m bench.bench_peers` from the repository root
-    from bench.bench_trace import (
-        Stat,
-        cpu_model,
-        progress,
-        rotated,
-        size,
-        synthetic_header,
-        write_keeping_notes,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m, bench_trace is beside us
+from bench_trace import (
+    Stat,
+    cpu_model,
+    progress,
+    rotated,
+    size,
+    synthetic_header,
+    write_keeping_notes,
+)
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent

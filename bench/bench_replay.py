@@ -41,42 +41,25 @@ from tracing.reader import Trace, read_trace
 from tracing.replay import ReplayLLM, ReplaySession, ReplayTools
 from tracing.writer import TraceWriter
 
-try:  # `python bench/bench_replay.py` puts bench/ on sys.path
-    from bench_trace import (
-        ECHO_CHUNK,
-        ECHO_TIMES,
-        FLAT_GOAL,
-        Stat,
-        agent_command,
-        check_finished,
-        cpu_model,
-        echo,
-        echo_run_factory,
-        progress,
-        rotated,
-        size,
-        synthetic_header,
-        time_command,
-        write_keeping_notes,
-    )
-except ModuleNotFoundError:  # `python -m bench.bench_replay` from the repository root
-    from bench.bench_trace import (
-        ECHO_CHUNK,
-        ECHO_TIMES,
-        FLAT_GOAL,
-        Stat,
-        agent_command,
-        check_finished,
-        cpu_model,
-        echo,
-        echo_run_factory,
-        progress,
-        rotated,
-        size,
-        synthetic_header,
-        time_command,
-        write_keeping_notes,
-    )
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m, bench_trace is beside us
+from bench_trace import (
+    ECHO_CHUNK,
+    ECHO_TIMES,
+    FLAT_GOAL,
+    Stat,
+    agent_command,
+    check_finished,
+    cpu_model,
+    echo,
+    echo_run_factory,
+    read_ns,
+    progress,
+    rotated,
+    size,
+    synthetic_header,
+    time_command,
+    write_keeping_notes,
+)
 
 RESULTS = Path(__file__).with_name("RESULTS-replay.md")
 
@@ -145,22 +128,8 @@ def time_bare(new_run: Callable[[], AgentRun], steps: int) -> int:
 
 
 def time_read(path: Path, steps: int, *, collect: bool = True) -> int:
-    """Nanoseconds of ``read_trace`` alone (parse, check, rebuild and verify every prompt).
-
-    ``collect=False`` turns the cyclic collector off while reading.
-    """
-    if not collect:
-        gc.disable()
-    try:
-        start = time.perf_counter_ns()
-        trace = read_trace(path)
-        ns = time.perf_counter_ns() - start
-    finally:
-        gc.enable()
-    if len(trace.steps) != steps or trace.end is None:
-        msg = f"{path} read back as {len(trace.steps)} steps (end record: {trace.end is not None}); expected {steps} and an end"
-        raise RuntimeError(msg)
-    return ns
+    """Nanoseconds of ``read_trace`` alone (``collect=False``: collector off while reading)."""
+    return read_ns(path, steps, collect=collect)
 
 
 def time_replay(path: Path, steps: int, *, collect: bool = True) -> Phases:

@@ -49,10 +49,8 @@ from typing import Any
 
 from tracing.reader import read_trace
 
-try:  # `python bench/bench_sweep.py` puts bench/ on sys.path
-    from bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
-except ModuleNotFoundError:  # `python -m bench.bench_sweep` from the repository root
-    from bench.bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m, bench_trace is beside us
+from bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
 
 RESULTS = Path(__file__).with_name("RESULTS-sweep.md")
 

@@ -243,28 +243,30 @@ def time_variants(
     return times
 
 
-def time_read(trace: Path, steps: int, reps: int, *, collect: bool = True) -> Stat:
-    """µs per step to read a trace back with ``read_trace`` (rebuilding and checking every prompt).
+def read_ns(trace: Path, steps: int, *, collect: bool = True) -> int:
+    """Nanoseconds of one ``read_trace`` (parse, check, rebuild and verify every prompt), checked to hold ``steps``.
 
     ``collect=False`` turns the cyclic garbage collector off while reading, to tell the reader's
     own cost from the collector scanning the records it keeps in memory.
     """
-    samples = []
-    for rep in range(-1, reps):
-        if not collect:
-            gc.disable()
-        try:
-            start = time.perf_counter_ns()
-            read = read_trace(trace)
-            ns = time.perf_counter_ns() - start
-        finally:
-            gc.enable()
-        if len(read.steps) != steps or read.end is None:
-            msg = f"{trace} read back as {len(read.steps)} steps (end record: {read.end is not None}); expected {steps} and an end"
-            raise RuntimeError(msg)
-        if rep >= 0:
-            samples.append(ns / steps / 1e3)
-    return Stat.of(samples)
+    if not collect:
+        gc.disable()
+    try:
+        start = time.perf_counter_ns()
+        read = read_trace(trace)
+        ns = time.perf_counter_ns() - start
+    finally:
+        gc.enable()
+    if len(read.steps) != steps or read.end is None:
+        msg = f"{trace} read back as {len(read.steps)} steps (end record: {read.end is not None}); expected {steps} and an end"
+        raise RuntimeError(msg)
+    return ns
+
+
+def time_read(trace: Path, steps: int, reps: int, *, collect: bool = True) -> Stat:
+    """µs per step to read a trace back with ``read_trace``, over ``reps`` reads after one warm-up."""
+    samples = [read_ns(trace, steps, collect=collect) / steps / 1e3 for _ in range(reps + 1)]
+    return Stat.of(samples[1:])
 
 
 def history_bytes(new_run: Callable[[], AgentRun]) -> int:
