@@ -99,11 +99,12 @@ class TestCrashSafety:
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=60)
         recorded = read_trace(trace)
-        assert process.returncode == 1 and "Traceback" not in err
-        assert recorded.end is not None and recorded.end["status"] == "interrupted"
-        assert recorded.end["steps"] == len(recorded.steps) < LONG_STEPS
+        seen = f"exit {process.returncode}; stdout {out[:300]!r}; stderr {err[-1500:]!r}"  # to diagnose a rare failure under load
+        assert process.returncode == 1 and "Traceback" not in err, seen
+        assert recorded.end is not None and recorded.end["status"] == "interrupted", seen
+        assert recorded.end["steps"] == len(recorded.steps) < LONG_STEPS, seen
         # Ctrl-C can land between a step and its record: the run then did one step more than the trace holds.
-        assert out.startswith((f"interrupted after {len(recorded.steps)} steps", f"interrupted after {len(recorded.steps) + 1} steps"))
+        assert out.startswith((f"interrupted after {len(recorded.steps)} steps", f"interrupted after {len(recorded.steps) + 1} steps")), seen
 
     @pytest.mark.parametrize("policy", ["never", "end", "step"])
     def test_every_fsync_policy_records_the_same_run(self, tmp_path: Path, policy: str) -> None:
