@@ -80,6 +80,8 @@ class TraceWriter:
         self._fsync_each = fsync == "step"
         self._fsync_end = fsync in ("step", "end")
         self._steps = 0  # step records written: what the end record counts, even if Ctrl-C cut the last one
+        self._size = 0  # bytes written so far
+        self._pending: tuple[int, int] = (0, 0)  # (steps, size) once the step record being written is on file
         self._prompt: History | None = None
         self._tools: Any = None
         self._memory: Any = None
@@ -110,9 +112,15 @@ class TraceWriter:
         writer._write(header)
         return writer
 
-    def _write(self, record: Mapping[str, Any]) -> None:
+    def _write(self, record: Mapping[str, Any], *, step: bool = False) -> None:
+        data = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        if step:
+            self._pending = (self._steps + 1, self._size + len(data))
         # One write of the whole line: a crash can tear only the record being written.
-        os.write(self._fd, orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE))
+        os.write(self._fd, data)
+        self._size += len(data)
+        if step:
+            self._steps += 1
         if self._fsync_each:
             os.fsync(self._fd)
 
@@ -161,11 +169,14 @@ class TraceWriter:
             del record["state"]["memory"]  # the reader applies the step's memory updates to the previous memory
         self._memory = state.memory
         self._prompt = prompt
-        self._write(record)
-        self._steps += 1
+        self._write(record, step=True)
 
     def write_end(self, outcome: Outcome) -> None:
         """Append the end record: how the run ended, its answer and totals."""
+        steps, size = self._pending
+        if steps > self._steps and os.fstat(self._fd).st_size >= size:
+            # Ctrl-C landed after a step's record reached the file but before it was counted.
+            self._steps, self._size = steps, size
         self._write(
             {
                 "kind": "end",
