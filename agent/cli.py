@@ -321,7 +321,8 @@ def _replay(args: list[str]) -> None:
     from tracing.reader import read_trace
 
     try:
-        trace = read_trace(path)
+        # Prompts that do not match their digests (an edited trace) are left to the replay to place.
+        trace = read_trace(path, check_prompts=False)
     except TraceError as err:
         fail(str(err))
     header = trace.header
@@ -409,7 +410,8 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
     from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from tracing.replay import Divergence, RecordingEnded, ReplayResult, ReplaySession
+    from tracing.errors import TraceError
+    from tracing.replay import CODE_CHANGED, Divergence, RecordingEnded, ReplayResult, ReplaySession
     from tracing.replay_config import foreign_targets
 
     hydra_cfg = HydraConfig.get()
@@ -436,10 +438,14 @@ def replay_job(cfg: DictConfig, *, trace: Any, as_json: bool) -> str:
         result = session.finish(outcome)
     except RecordingEnded:  # a cut-off or interrupted recording: every step it has matched
         result = ReplayResult(trace=trace.path, steps=session.step, cut_off=True)
+    except TraceError as err:
+        _unusable(str(err))
     except Divergence as divergence:
         divergence.config_drift = _config_drift(cfg, trace.header)
         choices = hydra_cfg.runtime.choices
-        if divergence.config_drift:
+        if divergence.likely_cause != CODE_CHANGED:
+            pass  # the session knows better (the trace was edited)
+        elif divergence.config_drift:
             divergence.likely_cause = "the config differs from the recording's (see config drift)"
         elif choices.get("llm") != "replay" or choices.get("tools") != "replay":
             divergence.likely_cause = "a live backend in this replay answered otherwise than the recording (mixed mode)"

@@ -48,6 +48,9 @@ def test_changed_tool_output_is_named_at_its_step(tmp_path: Path) -> None:
     assert report["first_step"] == 2
     assert report["first_step_differences"] == [{"path": "tool_calls[0].output", "a": "3949.74", "b": "9999.99"}]
     assert [s["verdict"] for s in report["steps"]] == ["same", "same", "changed", "same", "same", "same"]
+    assert report["edited"] == {"b": [3, 4, 5]}  # step 3's prompt refers to the edited output, and every later prompt holds it
+    text = agent("trace", "diff", str(a), str(tmp_path / "b.jsonl"), cwd=tmp_path).stdout
+    assert "B was edited after recording: the messages it holds for step 3 and on do not match the sha256 recorded with them" in text
 
 
 def test_extra_step_shows_as_only_in_b(tmp_path: Path) -> None:

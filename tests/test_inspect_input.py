@@ -38,7 +38,7 @@ def header_with(**fields: object) -> bytes:
         (b"this is not json\n", "not an agent-trace file"),
         (b'{"hello": "world"}\n', "not an agent-trace file"),
         (b"[1, 2, 3]\n", "not an agent-trace file"),
-        (header_with(schema_version=999), "schema version 999 is newer than this agent-harness reads (1)"),
+        (header_with(schema_version=999), "schema version 999 is newer than this agent-harness reads (2)"),
         (header_with(config="oops"), "header record, field config: expected an object"),
         (b'{"kind": "header", "form', "trace header is cut off"),
     ],
@@ -82,10 +82,21 @@ def test_header_only_trace_is_cut_off_before_its_first_step(tmp_path: Path, good
     assert result.returncode == 0 and "cut off before its first step" in result.stdout
 
 
+def with_new(lines: list[bytes], line: int, index: int, entry: dict) -> list[bytes]:
+    """``lines`` with ``messages.new[index]`` of the step record on ``line`` (0-based) replaced by ``entry``."""
+    record = orjson.loads(lines[line])
+    record["messages"]["new"][index] = entry
+    return [*lines[:line], orjson.dumps(record) + b"\n", *lines[line + 1 :]]
+
+
 @pytest.mark.parametrize(
     ("mangle", "words"),
     [
         (lambda lines: [*lines[:2], b"{corrupt\n", *lines[3:]], "t.jsonl:3: not valid JSON"),
+        (lambda lines: with_new(lines, 1, 0, {"ref": "response"}), "t.jsonl:2: messages.new[0] refers to the previous step record, but this is the first"),
+        (lambda lines: with_new(lines, 4, 1, {"ref": "tool_call", "index": 3}), "t.jsonl:5: messages.new[1] refers to tool call 3 of the previous step, which has 1"),
+        (lambda lines: with_new(lines, 2, 1, {"ref": "tool_call", "index": 0}), "refers to tool call 0 of the previous step, whose output is not text"),
+        (lambda lines: with_new(lines, 4, 0, {"ref": "answer"}), "step record, field messages.new[0].ref: expected one of response, tool_call, got 'answer'"),
         (lambda lines: [*lines[:2], *lines[3:]], "t.jsonl:3: step index 2 where step 1 was expected"),
         (lambda lines: [*lines[:3], lines[2], *lines[3:]], "t.jsonl:4: step index 1 where step 2 was expected"),
         (lambda lines: [*lines, lines[1]], "a step record after the end record"),
@@ -94,7 +105,7 @@ def test_header_only_trace_is_cut_off_before_its_first_step(tmp_path: Path, good
         (lambda lines: [lines[0], lines[1].replace(b'"index":0', b'"index":"0"'), *lines[2:]], "step record, field index: expected a whole number >= 0, got '0'"),
         (lambda lines: [lines[0], lines[1].replace(b'"kind":"step"', b'"kind":"stop"'), *lines[2:]], "unknown record kind 'stop'"),
     ],
-    ids=["corrupt-middle-line", "missing-step", "duplicate-step", "record-after-end", "two-headers", "prompt-hash", "wrong-type", "unknown-kind"],
+    ids=["corrupt-middle-line", "ref-in-first-step", "ref-past-the-calls", "ref-to-data-output", "unknown-ref", "missing-step", "duplicate-step", "record-after-end", "two-headers", "prompt-hash", "wrong-type", "unknown-kind"],
 )
 def test_corrupt_trace_exits_2_naming_the_line(tmp_path: Path, good_trace: bytes, mangle, words: str) -> None:  # noqa: ANN001
     """Damage anywhere but a torn last line is corruption: exit 2, one line naming the place."""

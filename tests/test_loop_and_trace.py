@@ -92,6 +92,28 @@ class TestLoop:
 
 
 class TestRecording:
+    def test_each_message_is_written_once(self, compose_config: Compose, tmp_path: Path) -> None:
+        """A step's prompt refers to the response and the text tool outputs its previous record holds instead of repeating them."""
+        record(build_run(compose_config()), tmp_path / "t.jsonl")
+        steps = [orjson.loads(line) for line in (tmp_path / "t.jsonl").read_bytes().splitlines()][1:-1]
+        assert steps[0]["messages"]["new"][0]["role"] == "system"
+        for before, after in zip(steps, steps[1:], strict=False):
+            new = after["messages"]["new"]
+            assert new[0] == {"ref": "response"}
+            for index, call in enumerate(before["tool_calls"]):
+                text = isinstance(call["output"], str) and call["error"] is None
+                assert (new[index + 1] == {"ref": "tool_call", "index": index}) == text
+                assert text or new[index + 1]["role"] == "tool"  # data outputs and errors are written as the message the model saw
+
+    def test_version_1_traces_still_read_to_the_same_prompts(self, compose_config: Compose, tmp_path: Path) -> None:
+        """A committed version-1 trace (every message in full) rebuilds the prompts a version-2 recording of the same run refers to."""
+        old = read_trace(Path(__file__).parent / "traces" / "invoices.jsonl")
+        record(build_run(compose_config()), tmp_path / "t.jsonl")
+        new = read_trace(tmp_path / "t.jsonl")
+        assert (old.header["schema_version"], new.header["schema_version"]) == (1, 2)
+        assert [list(p) for p in old.prompts] == [list(p) for p in new.prompts]
+        assert [s["state"]["sha256"] for s in old.steps] == [s["state"]["sha256"] for s in new.steps]
+
     def test_trace_holds_what_the_run_did(self, compose_config: Compose, tmp_path: Path) -> None:
         """Every step's tool calls, outputs, errors, prompt and state hash in the trace match the live run's."""
         live: list[Step] = list(build_run(compose_config()))

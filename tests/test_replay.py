@@ -149,15 +149,29 @@ class TestReplayMatches:
 
 class TestDivergence:
     def test_edited_tool_output_is_named_at_its_step(self, recorded: Path, tmp_path: Path) -> None:
-        """A tool output changed in the trace makes the state after that step differ, down to the message."""
+        """A tool output changed in the trace makes the history after that step differ; the report names the edit.
+
+        The trace holds the output once (the next step's prompt refers to it), so the recorded digests are
+        what is left of the original: the report shows the history digest and says the trace was edited.
+        """
         records = lines(recorded)
+        assert records[4]["messages"]["new"][1] == {"ref": "tool_call", "index": 0}  # step 3's prompt holds no copy
         records[3]["tool_calls"][0]["output"] = "9999.99"  # step 2: the calculator
         code, report = replay_json(write(tmp_path / "edited.jsonl", records), cwd=tmp_path)
         assert code == 1
         assert (report["result"], report["step"], report["what"]) == ("diverged", 2, "state")
-        changed = {d["path"]: (d["expected"], d["actual"]) for d in report["differences"]}
-        assert changed["messages[7].content"] == ("3949.74", "9999.99")
+        recorded_digest, now = {d["path"]: (d["expected"], d["actual"]) for d in report["differences"]}["state.messages.digest"]
+        assert recorded_digest == records[3]["state"]["messages"]["digest"] != now
+        assert "the trace was edited after recording" in report["likely_cause"] and "step 3" in report["likely_cause"]
         assert report["trace"] == str(tmp_path / "edited.jsonl")
+
+    def test_edited_message_the_run_does_not_reproduce_is_unusable(self, recorded: Path, tmp_path: Path) -> None:
+        """A system prompt changed in the trace alone (the agent still sends the recorded one) is a damaged trace: exit 2."""
+        records = lines(recorded)
+        records[1]["messages"]["new"][0]["content"] = "You are someone else."
+        result = agent("replay", str(write(tmp_path / "edited.jsonl", records)), cwd=tmp_path)
+        assert result.returncode == 2
+        assert "messages it holds for step 0 do not match the sha256 recorded with them" in one_line_error(result)
 
     def test_edited_state_hash_is_named(self, recorded: Path, tmp_path: Path) -> None:
         """A state hash changed in the trace is reported as just that."""

@@ -62,6 +62,8 @@ class TraceDiff:
     """The first step that differs, if any."""
     first_differences: list[Difference] = field(default_factory=list)
     end: list[Difference] = field(default_factory=list)
+    edited: dict[str, list[int]] = field(default_factory=dict)
+    """Per side ("a", "b"), the steps whose messages do not match their recorded sha256 (edited after recording)."""
 
     @property
     def identical(self) -> bool:
@@ -80,6 +82,7 @@ class TraceDiff:
             "first_step_differences": rows(self.first_differences),
             "steps": [{"index": s.index, "verdict": s.verdict, "parts": list(s.parts)} for s in self.steps],
             "end": rows(self.end),
+            "edited": self.edited,
         }
 
 
@@ -100,6 +103,7 @@ def _config_rows(a: dict[str, Any], b: dict[str, Any]) -> list[Difference]:
 def compare(a: Trace, b: Trace) -> TraceDiff:
     """Compare two traces read with read_trace."""
     result = TraceDiff(a=a.path, b=b.path, config=_config_rows(a.header["config"], b.header["config"]), steps=[])
+    result.edited = {side: t.edited for side, t in (("a", a), ("b", b)) if t.edited}
     for index in range(max(len(a.steps), len(b.steps))):
         if index >= len(a.steps) or index >= len(b.steps):
             result.steps.append(StepComparison(index, "only in B" if index >= len(a.steps) else "only in A"))
@@ -156,6 +160,11 @@ def render(diff: TraceDiff) -> Iterator[str]:
         what = ", ".join(comparison.parts) if comparison.parts else comparison.verdict
         yield f"first difference at step {diff.first}: {what}"
         yield from _rows(diff.first_differences)
+    for side, steps in diff.edited.items():
+        yield (
+            f"{side.upper()} was edited after recording: the messages it holds for step {steps[0]} "
+            f"{'and on ' if len(steps) > 1 else ''}do not match the sha256 recorded with them"
+        )
     yield "steps:"
     for step in diff.steps:
         detail = f" ({', '.join(step.parts)})" if step.parts else ""
@@ -170,7 +179,8 @@ def render(diff: TraceDiff) -> Iterator[str]:
 
 def run_diff(a: Path, b: Path, *, as_json: bool) -> int:
     """`agent trace diff A B`: print the comparison; 0 when identical apart from times, 1 when they differ."""
-    diff = compare(read_trace(a), read_trace(b))
+    # An edited trace is diffed, not refused: what was changed is what the user wants to see.
+    diff = compare(read_trace(a, check_prompts=False), read_trace(b, check_prompts=False))
     if as_json:
         print(orjson.dumps(diff.as_dict(), default=str).decode())
     else:

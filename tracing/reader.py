@@ -30,6 +30,8 @@ class Trace:
     """Step records, with ``tools`` and ``state.memory`` filled in where the writer left them out."""
     prompts: list[History] = field(default_factory=list)
     """The full prompt of each step, rebuilt and checked against its recorded sha256."""
+    edited: list[int] = field(default_factory=list)
+    """Steps whose rebuilt prompt does not match its recorded sha256 (only when read with ``check_prompts=False``)."""
     end: dict[str, Any] | None = None
     """The end record; None when the run was cut off."""
     torn: bool = False
@@ -139,14 +141,46 @@ class _PromptDigests:
         return len(self.digests) - 1, self.digests[-1].hex()
 
 
+def _resolve(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
+    """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
+    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
+        return new
+    resolved = []
+    for number, entry in enumerate(new):
+        if "role" in entry:
+            resolved.append(entry)
+            continue
+        problem = None
+        if previous is None:
+            problem = "refers to the previous step record, but this is the first"
+        elif entry["ref"] == "response":
+            resolved.append(previous["response"]["message"])
+        elif entry["index"] >= len(previous["tool_calls"]):
+            problem = f"refers to tool call {entry['index']} of the previous step, which has {len(previous['tool_calls'])}"
+        else:
+            call = previous["tool_calls"][entry["index"]]
+            if call["error"] is not None or type(call["output"]) is not str:
+                problem = f"refers to tool call {entry['index']} of the previous step, whose output is not text"
+            else:
+                resolved.append({"role": "tool", "tool_call_id": call["id"], "content": call["output"]})
+        if problem:
+            msg = f"{where}: messages.new[{number}] {problem}; the trace is corrupt"
+            raise TraceError(msg)
+    return resolved
+
+
 class TraceStream:
     """A trace read record by record: the header at once, the steps as ``steps()`` is iterated, then the end.
 
     Every record is checked as ``read_trace`` checks it, prompts included, but nothing is kept but
     the digests of the prompt's messages: inspecting a long trace takes memory for one step.
+
+    A rebuilt prompt that does not match its recorded sha256 means the trace was damaged or edited
+    after recording: by default that is a TraceError; with ``check_prompts=False`` the step is listed
+    in ``edited`` instead, for a replay, which then finds where the recording and the run part.
     """
 
-    def __init__(self, path: str | Path, *, keep_prompts: bool = False) -> None:
+    def __init__(self, path: str | Path, *, keep_prompts: bool = False, check_prompts: bool = True) -> None:
         self.path = Path(path)
         self._records = iter_records(self.path)
         where, header = next(self._records)  # iter_records raises on a file without a whole header
@@ -154,6 +188,8 @@ class TraceStream:
         self.end: dict[str, Any] | None = None
         self.torn = False
         self.prompt: Any = _FullPrompts() if keep_prompts else _PromptDigests()
+        self.check_prompts = check_prompts
+        self.edited: list[int] = []
 
     @property
     def cut_off(self) -> bool:
@@ -164,6 +200,7 @@ class TraceStream:
         """Each step record, checked, with ``tools`` and ``state.memory`` filled in, and its prompt's length."""
         tools: Any = None
         memory: Any = None
+        previous: dict[str, Any] | None = None
         count = 0
         for where, record in self._records:
             if record is None:
@@ -197,27 +234,31 @@ class TraceStream:
             if messages["kept"] > length:
                 msg = f"{where}: messages.kept={messages['kept']} but the previous prompt has {length} messages; the trace is corrupt"
                 raise TraceError(msg)
+            messages["new"] = _resolve(messages["new"], previous, where)
             length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
             if digest != messages["sha256"]:
-                msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt"
-                raise TraceError(msg)
+                if self.check_prompts:
+                    msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt or was edited"
+                    raise TraceError(msg)
+                self.edited.append(count)
+            previous = record
             count += 1
             yield record, length
 
 
-def read_trace(path: str | Path) -> Trace:
-    """Read and check a whole trace, rebuilding each step's prompt."""
+def read_trace(path: str | Path, *, check_prompts: bool = True) -> Trace:
+    """Read and check a whole trace, rebuilding each step's prompt (see TraceStream for ``check_prompts``)."""
     # Records are plain JSON data, free of cycles; with the cyclic collector on, its full passes over
     # a growing heap made reading 2x slower per step at 5,000 steps (bench/RESULTS-replay.md).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        stream = TraceStream(path, keep_prompts=True)
+        stream = TraceStream(path, keep_prompts=True, check_prompts=check_prompts)
         trace = Trace(path=stream.path, header=stream.header)
         for record, _ in stream.steps():
             trace.steps.append(record)
             trace.prompts.append(stream.prompt.current)
-        trace.end, trace.torn = stream.end, stream.torn
+        trace.end, trace.torn, trace.edited = stream.end, stream.torn, stream.edited
         return trace
     finally:
         if collecting:

@@ -23,6 +23,7 @@ from agent.loop import Abort
 from agent.records import LLMRequest, LLMResponse, Outcome, Step, ToolCall, ToolResult, Usage, tool_calls_in
 from agent.state import History, chain_digest, summary_hash
 from agent.tools.schema import tool_schema
+from tracing.errors import TraceError
 from tracing.reader import Trace
 
 What = Literal["llm_request", "tool_call", "state", "end"]
@@ -34,6 +35,8 @@ _WHAT_TEXT: dict[str, str] = {
     "end": "how the run ends",
 }
 _SHOWN = 80  # characters of a value shown in a report
+CODE_CHANGED = "the agent's code, prompts or tools changed since the recording, or the trace was edited"
+"""The likely cause a divergence names unless something more specific is known."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,7 @@ class Divergence(Abort):
         self.trace, self.step, self.what, self.summary = trace, step, what, summary
         self.found = list(found)
         self.call = call
-        self.likely_cause = "the agent's code, prompts or tools changed since the recording, or the trace was edited"
+        self.likely_cause = CODE_CHANGED
         self.config_drift: list[str] = []
         super().__init__(f"replay diverged at step {step}: {summary}")
 
@@ -164,6 +167,10 @@ def _arguments(raw: str) -> Any:
         return raw  # malformed text from the model is compared as text
 
 
+def _digest(messages: Sequence[Any]) -> str:
+    return messages.digest() if isinstance(messages, History) else chain_digest(messages)
+
+
 class ReplaySession:
     """Where a replay is in its trace, and the checks of each step against the recording."""
 
@@ -173,6 +180,18 @@ class ReplaySession:
         self._call = 0
         self._clock = 0
         self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
+        self._edited = set(trace.edited)
+
+    def _diverged(self, **details: Any) -> Divergence:
+        """A Divergence at this step, naming an edit of the trace as its cause when one explains it."""
+        divergence = Divergence(trace=self.trace.path, step=self.step, **details)
+        edited = min(self._edited, default=None)
+        if edited is not None and edited <= self.step + 1:
+            # A response or tool output changed in the trace shows in the next step's rebuilt prompt.
+            divergence.likely_cause = (
+                f"the trace was edited after recording: the messages it holds for step {edited} do not match the sha256 recorded with them"
+            )
+        return divergence
 
     def _recorded(self) -> dict[str, Any]:
         """The recorded step the run is at; past the recording's end the run diverges or the recording ended."""
@@ -203,8 +222,7 @@ class ReplaySession:
         recorded = self._recorded()
         found: list[Difference] = []
         messages = request.messages
-        digest = messages.digest() if isinstance(messages, History) else chain_digest(messages)
-        if digest != recorded["messages"]["sha256"]:
+        if _digest(messages) != recorded["messages"]["sha256"]:
             found += message_differences(self.trace.prompts[self.step], messages)
         tools, normalized = self._tools_seen
         if request.tools is not tools:  # the toolbox hands the same tuple every step: normalize once
@@ -216,7 +234,7 @@ class ReplaySession:
             found += differences({"model": recorded["model"], "params": recorded["params"]}, {"model": request.model, "params": _normalized(dict(request.params))})
         if found:
             summary = f"{', '.join(sorted({d.path.split('[')[0].split('.')[0] for d in found}))} differ"
-            raise Divergence(trace=self.trace.path, step=self.step, what="llm_request", summary=summary, found=found)
+            raise self._diverged(what="llm_request", summary=summary, found=found)
         response = recorded["response"]
         usage = response.get("usage")
         return LLMResponse(
@@ -230,14 +248,14 @@ class ReplaySession:
         recorded_calls = self._recorded()["tool_calls"]
         if number >= len(recorded_calls):
             summary = f"the agent makes tool call {number} ({call.name}); the recording has {len(recorded_calls)} in this step"
-            raise Divergence(trace=self.trace.path, step=self.step, what="tool_call", summary=summary, call=number)
+            raise self._diverged(what="tool_call", summary=summary, call=number)
         recorded = recorded_calls[number]
         expected = {"name": recorded["name"], "arguments": _arguments(recorded["arguments"])}
         actual = {"name": call.name, "arguments": _arguments(call.arguments)}
         if expected != actual:
             found = differences(expected, actual)
             summary = f"{call.name} called with other {'arguments' if call.name == recorded['name'] else 'tool'}"
-            raise Divergence(trace=self.trace.path, step=self.step, what="tool_call", summary=summary, found=found, call=number)
+            raise self._diverged(what="tool_call", summary=summary, found=found, call=number)
         return recorded
 
     def tool_result(self, call: ToolCall) -> ToolResult:
@@ -261,10 +279,16 @@ class ReplaySession:
         if len(step.results) < len(recorded["tool_calls"]):
             missing = recorded["tool_calls"][len(step.results)]
             summary = f"the agent stops after {len(step.results)} tool calls; the recording goes on with {missing['name']}"
-            raise Divergence(trace=self.trace.path, step=self.step, what="tool_call", summary=summary, call=len(step.results))
+            raise self._diverged(what="tool_call", summary=summary, call=len(step.results))
         summary = step.state.summary()
         if summary_hash(summary) != recorded["state"]["sha256"]:
             self._state_diverged(step, summary, recorded["state"])
+        if self.step in self._edited and _digest(step.request.messages) == recorded["messages"]["sha256"]:
+            msg = (
+                f"{self.trace.path}: the messages it holds for step {self.step} do not match the sha256 recorded with them, "
+                "though the replayed agent sent the recorded prompt: the trace was damaged or edited after recording"
+            )
+            raise TraceError(msg)
         self.step += 1
         self._call = self._clock = 0
 
@@ -272,12 +296,12 @@ class ReplaySession:
         expected = {k: v for k, v in recorded.items() if k != "sha256"}
         found = differences(expected, summary, prefix="state")
         after = self.step + 1
-        if after < len(self.trace.prompts) and expected.get("messages") != summary["messages"]:
+        if after < len(self.trace.prompts) and after not in self._edited and expected.get("messages") != summary["messages"]:
             # The next recorded prompt is the recorded history after this step: show the messages that differ.
             found += message_differences(self.trace.prompts[after], step.state.messages)
         if not found:  # every field as recorded, yet the hash differs
             found = [Difference("state.sha256", recorded["sha256"], summary_hash(summary))]
-        raise Divergence(trace=self.trace.path, step=self.step, what="state", summary="the state after the step differs", found=found)
+        raise self._diverged(what="state", summary="the state after the step differs", found=found)
 
     def finish(self, outcome: Outcome) -> ReplayResult:
         """Check how the run ended against the end record (a cut-off trace has none to check)."""

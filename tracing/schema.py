@@ -15,8 +15,10 @@ from typing import Any
 from tracing.errors import TraceError
 
 FORMAT = "agent-trace"
-SCHEMA_VERSION = 1
-"""Bump on any change a version-1 reader could misread. Readers read older versions, refuse newer."""
+SCHEMA_VERSION = 2
+"""Bump on any change an older reader could misread. Readers read older versions, refuse newer.
+
+Version 2 added references in ``messages.new`` (version 1 wrote every new message in full)."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
 MAX_DEPTH = 64
@@ -110,6 +112,26 @@ MESSAGE = shape(
     {"role": STR},
     {"content": ANY, "tool_call_id": STR, "tool_calls": optional(array(shape({"id": STR, "function": shape({"name": STR, "arguments": STR})})))},
 )
+REFERENCES = ("response", "tool_call")
+
+
+def REFERENCE(value: Any) -> str | None:  # noqa: N802 - reads as a type in the specs below
+    """In ``messages.new``: ``{"ref": "response"}`` or ``{"ref": "tool_call", "index": i}``, a message the previous step record holds."""
+    ref = value.get("ref")
+    if ref not in REFERENCES:
+        return f".ref: expected one of {', '.join(REFERENCES)}, got {str(ref)[:40]!r}"
+    if ref == "tool_call" and COUNT(value.get("index")):
+        return ".index: expected a whole number >= 0"
+    return None
+
+
+def NEW_MESSAGE(value: Any) -> str | None:  # noqa: N802
+    """A message, or (without a ``role``) a reference to one."""
+    if isinstance(value, dict) and "role" not in value and "ref" in value:
+        return REFERENCE(value)
+    return MESSAGE(value)
+
+
 RECORDS: dict[str, Check] = {
     "header": shape(
         {"format": STR, "schema_version": COUNT, "run_id": STR, "started_at": STR, "config": OBJECT, "overrides": array(STR), "choices": OBJECT, "versions": OBJECT},
@@ -121,7 +143,7 @@ RECORDS: dict[str, Check] = {
             "timestamp": TIME,
             "model": STR,
             "params": OBJECT,
-            "messages": shape({"kept": COUNT, "new": array(MESSAGE), "sha256": STR}),
+            "messages": shape({"kept": COUNT, "new": array(NEW_MESSAGE), "sha256": STR}),
             "response": shape({"message": MESSAGE, "usage": optional(USAGE), "latency_s": NUMBER}),
             "tool_calls": array(
                 shape({"id": STR, "name": STR, "arguments": STR, "output": ANY, "error": optional(STR), "memory_update": OBJECT, "latency_s": NUMBER})
@@ -170,6 +192,13 @@ def _message_ok(message: Any) -> bool:
     return True
 
 
+def _reference_ok(entry: Any) -> bool:
+    if type(entry) is not dict or "role" in entry:
+        return False
+    ref = entry.get("ref")
+    return ref == "response" or (ref == "tool_call" and _count(entry.get("index")))
+
+
 def _step_ok(record: dict[str, Any]) -> bool:
     """The checks of RECORDS["step"] written out for the common, well-formed case (several times faster).
 
@@ -183,7 +212,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
             return False
         if type(messages) is not dict or not _count(messages["kept"]) or type(messages["sha256"]) is not str or type(messages["new"]) is not list:
             return False
-        if not all(_message_ok(m) for m in messages["new"]):
+        if not all(_message_ok(m) or _reference_ok(m) for m in messages["new"]):
             return False
         if type(response) is not dict or not _message_ok(response["message"]) or NUMBER(response["latency_s"]) is not None:
             return False

@@ -2,8 +2,9 @@
 
 Each record goes to the file in a single unbuffered write, so a crash leaves every earlier record
 whole and at most a torn last line. Only what changed since the previous step is written (new
-messages, tool schemas when they change, memory when the step's updates do not explain it), so a
-trace grows linearly with the run.
+messages, tool schemas when they change, memory when the step's updates do not explain it), and
+a message the previous record already holds (its response, a tool's text output) is written as a
+reference to it, so a trace grows linearly with the run and holds each message once.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any
 import orjson
 
 from agent.loop import Abort, AgentRun, drive
-from agent.records import Outcome, Step, Usage
-from agent.state import History, summary_hash, updated_memory
+from agent.records import Outcome, Step, ToolResult, Usage
+from agent.state import History, Message, summary_hash, updated_memory
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
@@ -71,6 +72,37 @@ def _memory_follows(previous: Mapping[str, Any], step: Step, memory: Mapping[str
     return expected == memory
 
 
+RESPONSE_REF = {"ref": "response"}
+"""In ``messages.new``: the previous step record's ``response.message``."""
+
+
+def _tool_ref(index: int) -> dict[str, Any]:
+    """In ``messages.new``: the tool message of the previous step record's ``tool_calls[index]``."""
+    return {"ref": "tool_call", "index": index}
+
+
+def _is_tool_message(message: Any, result: ToolResult) -> bool:
+    """Whether ``message`` is exactly what a ``tool_call`` reference to ``result`` stands for."""
+    if result.error is not None or type(result.output) is not str:
+        return False
+    return message == {"role": "tool", "tool_call_id": result.call.id, "content": result.output}
+
+
+def _with_references(new: list[Message], previous: Step) -> list[Any]:
+    """``new`` with the previous step's response and tool messages written as references to its record.
+
+    The loop appends the response, then one message per tool call, so only those places are tried.
+    """
+    response = previous.response.message
+    if not new or not (new[0] is response or new[0] == response):
+        return new
+    written: list[Any] = [RESPONSE_REF, *new[1:]]
+    for index, result in enumerate(previous.results[: len(new) - 1]):
+        if _is_tool_message(new[index + 1], result):
+            written[index + 1] = _tool_ref(index)
+    return written
+
+
 class TraceWriter:
     """Writes one run's trace: ``create`` (header), ``write_step`` per step, ``write_end`` once."""
 
@@ -83,6 +115,7 @@ class TraceWriter:
         self._size = 0  # bytes written so far
         self._pending: tuple[int, int] = (0, 0)  # (steps, size) once the step record being written is on file
         self._prompt: History | None = None
+        self._previous: Step | None = None
         self._tools: Any = None
         self._memory: Any = None
 
@@ -133,6 +166,8 @@ class TraceWriter:
             kept, new = len(previous), messages.since(previous)
         else:
             kept, new = 0, list(messages)
+        if self._previous is not None:
+            new = _with_references(new, self._previous)
         prompt = messages if isinstance(messages, History) else History(messages)
         record: dict[str, Any] = {
             "kind": "step",
@@ -169,6 +204,7 @@ class TraceWriter:
             del record["state"]["memory"]  # the reader applies the step's memory updates to the previous memory
         self._memory = state.memory
         self._prompt = prompt
+        self._previous = step
         self._write(record, step=True)
 
     def write_end(self, outcome: Outcome) -> None:
