@@ -10,7 +10,7 @@ import orjson
 from agent.llm import LLM
 from agent.records import LLMRequest, Outcome, Step, ToolResult, Usage
 from agent.runtime import Runtime
-from agent.state import AgentState, History
+from agent.state import AgentState, History, with_update
 from agent.tools import Tools
 
 
@@ -63,15 +63,17 @@ class AgentRun:
                 return
             if response.usage is not None:
                 self.usage += response.usage
-            state = state.add_messages(response.message)
-            results = []
+            # Each tool sees the memory the calls before it left; the step's messages and memory
+            # become one new state at the end (one History.append, one AgentState per step).
+            added, memory, results = [response.message], state.memory, []
             for call in response.tool_calls:
-                result = tools.call(call, memory=state.memory, runtime=runtime)
-                state = state.update_memory(result.memory_update).add_messages(tool_message(result))
+                result = tools.call(call, memory=memory, runtime=runtime)
+                memory = with_update(memory, result.memory_update)
+                added.append(tool_message(result))
                 results.append(result)
             done = not response.tool_calls
             answer = response.message.get("content") if done else None
-            state = AgentState(state.messages, state.memory, state.step + 1, done, answer)
+            state = AgentState(state.messages.append(*added), memory, state.step + 1, done, answer)
             self.state = state
             yield Step(
                 index=state.step - 1,

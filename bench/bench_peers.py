@@ -177,7 +177,9 @@ class SearchDocs:
         """
         step = self.calls
         self.calls += 1
-        output = self.wl.tool(self.name, orjson.dumps({"query": query, "page": page}).decode(), step)
+        # The workload's tool reads only its name and the step, as its own loop calls it: the arguments
+        # are not encoded back to JSON text here, work neither loop would do.
+        output = self.wl.tool(self.name, query, step)
         call_id = f"call_{self.wl.seed % 1000:03d}_{step:08d}"
         return ToolOutput(output=output, memory={f"key_{step % 20:02d}": f"{call_id}:{len(output)}"})
 

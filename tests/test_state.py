@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from agent.state import AgentState, History, chain_digest
+from agent.state import AgentState, History, canonical, chain_digest
 
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "add 2 and 3"}]
 
@@ -72,3 +72,16 @@ class TestStateHash:
         """A None value in a memory update removes the key."""
         state = AgentState().update_memory({"a": 1, "b": 2}).update_memory({"a": None})
         assert dict(state.memory) == {"b": 2}
+
+
+class TestCanonical:
+    def test_string_keys_encode_as_with_non_string_keys_allowed(self) -> None:
+        """The fast encoding (string keys only) gives the bytes of the mode that also takes other keys."""
+        import orjson
+
+        value = {"b": [1, {"y": 2.5, "x": None}], "a": {"é": "ü", "c": True}}
+        assert canonical(value) == orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+    def test_memory_with_non_string_keys_still_hashes(self) -> None:
+        """A tool may store an int key: it hashes as its string form, as it reads back from a trace."""
+        assert AgentState(memory={1: "x"}).hash() == AgentState(memory={"1": "x"}).hash()

@@ -18,7 +18,7 @@ import orjson
 
 from agent.records import ToolCall, ToolResult
 from agent.runtime import Runtime
-from agent.tools.schema import CONTEXT_PARAMETER, check_arguments, tool_schema
+from agent.tools.schema import CONTEXT_PARAMETER, argument_check, tool_schema
 
 
 class ToolError(Exception):
@@ -65,7 +65,7 @@ class Toolbox:
         self.workspace = Path(workspace)
         self.functions = dict(tools)
         self.schemas = tuple(tool_schema(name, fn) for name, fn in self.functions.items())
-        self._schema_by_name = {s["function"]["name"]: s for s in self.schemas}
+        self._checks = {s["function"]["name"]: argument_check(s) for s in self.schemas}
         self._wants_context = {name: _takes_context(fn) for name, fn in self.functions.items()}
 
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
@@ -78,7 +78,7 @@ class Toolbox:
             arguments = orjson.loads(call.arguments or "{}")
         except orjson.JSONDecodeError as err:
             return ToolResult(call=call, error=f"arguments are not valid JSON ({err}): {call.arguments!r:.200}")
-        problem = check_arguments(self._schema_by_name[call.name], arguments)
+        problem = self._checks[call.name](arguments)
         if problem:
             return ToolResult(call=call, error=problem)
         if self._wants_context[call.name]:

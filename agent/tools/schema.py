@@ -96,3 +96,24 @@ def check_arguments(schema: Mapping[str, Any], arguments: Any) -> str | None:
         if expected and not _CHECKS[expected](value):
             return f"argument {key!r} must be {expected}, got {type(value).__name__} {value!r:.60}"
     return None
+
+
+def argument_check(schema: Mapping[str, Any]) -> Callable[[Any], str | None]:
+    """``check_arguments`` for one tool, with what it needs looked up once: the toolbox runs it on every call."""
+    params = schema["function"]["parameters"]
+    names = frozenset(params["properties"])
+    required = tuple(params["required"])
+    typed = tuple((key, _CHECKS[prop["type"]]) for key, prop in params["properties"].items() if prop.get("type"))
+
+    def check(arguments: Any) -> str | None:
+        if type(arguments) is not dict or not arguments.keys() <= names:
+            return check_arguments(schema, arguments)
+        for key in required:
+            if key not in arguments:
+                return check_arguments(schema, arguments)
+        for key, test in typed:
+            if key in arguments and not test(arguments[key]):
+                return check_arguments(schema, arguments)
+        return None
+
+    return check
