@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from agent.frozen import fast_init
 from agent.state import AgentState, Message
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LLMRequest:
     """What the agent asks the model."""
@@ -27,6 +29,7 @@ class LLMRequest:
     """Sampling parameters (temperature, max_tokens, seed, ...)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """One tool call the model asked for."""
@@ -45,6 +48,7 @@ def tool_calls_in(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
     return tuple(ToolCall(id=str(c["id"]), name=str(c["function"]["name"]), arguments=str(c["function"]["arguments"])) for c in calls)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Token counts of one model call, as the backend reports them."""
@@ -60,6 +64,7 @@ class Usage:
         return Usage(self.prompt_tokens + other.prompt_tokens, self.completion_tokens + other.completion_tokens)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class LLMResponse:
     """What the model answered."""
@@ -74,6 +79,7 @@ class LLMResponse:
     """Wall time of the call, in seconds."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ToolResult:
     """What one tool call did."""
@@ -90,6 +96,7 @@ class ToolResult:
     """Wall time of the call, in seconds."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Step:
     """One turn of the loop."""
@@ -113,6 +120,7 @@ class Step:
 Status = Literal["finished", "max_steps", "error", "interrupted"]
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How a run ended."""

@@ -16,6 +16,8 @@ from typing import Any, overload
 
 import orjson
 
+from agent.frozen import fast_init
+
 Message = dict[str, Any]
 """A chat message in the OpenAI shape: ``role``, ``content``, and ``tool_calls`` or ``tool_call_id``."""
 
@@ -149,6 +151,7 @@ class History(Sequence[Message]):
 _NO_MEMORY: Mapping[str, Any] = MappingProxyType({})
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AgentState:
     """Everything that determines what the agent does next. Immutable: updates make a new state."""

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from agent.frozen import fast_init
 from agent.records import ToolCall, ToolResult
 from agent.runtime import Runtime
 from agent.tools.schema import CONTEXT_PARAMETER, argument_check, tool_schema
@@ -25,6 +26,7 @@ class ToolError(Exception):
     """Raised by a tool for a failure the model should read (bad path, bad expression, ...)."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ToolContext:
     """What a tool may know besides its arguments; a tool gets it by taking a ``ctx`` parameter."""
@@ -37,6 +39,7 @@ class ToolContext:
     """The run's clock and random generator."""
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ToolOutput:
     """What a tool returns when it also changes the agent's memory."""
