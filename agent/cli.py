@@ -46,7 +46,7 @@ examples:
 """
 
 # Modules whose versions go into a trace header when the run loaded them: they decide what it does.
-# Read from __version__ because importlib.metadata alone costs ~5 ms of start-up (bench/RESULTS.md).
+# Read from __version__ because importlib.metadata alone costs ~5 ms of start-up (bench/RESULTS-trace.md).
 _VERSIONED = {"agent": "agent-harness", "hydra": "hydra-core", "omegaconf": "omegaconf", "orjson": "orjson", "openai": "openai", "llama_cpp": "llama-cpp-python"}
 
 

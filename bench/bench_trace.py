@@ -14,7 +14,7 @@ Four sections, all measured in one process so that ratios compare like with like
 Usage::
 
     python bench/bench_trace.py            # print the Markdown report
-    python bench/bench_trace.py --write    # also write it to bench/RESULTS.md
+    python bench/bench_trace.py --write    # also write it to bench/RESULTS-trace.md
 
 Timings use ``time.perf_counter_ns`` with the garbage collector left on, as in real runs.
 Variants are interleaved (their order rotated every repetition) so drift hits all of them alike.
@@ -48,7 +48,7 @@ from agent.tools import Toolbox
 from tracing.reader import read_trace
 from tracing.writer import TraceWriter, make_header
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+RESULTS = Path(__file__).with_name("RESULTS-trace.md")
 NOTES_MARKER = "<!-- hand-written notes below this line are kept by --write -->"
 
 VARIANTS = ("bare", "off", "on")
