@@ -447,6 +447,43 @@ def trace_anatomy(W: ModuleType, path: Path, steps: int) -> Anatomy:
     )
 
 
+@dataclass(frozen=True)
+class ProfileRow:
+    """One function of a profiled recording: calls a step, and its share of the profiled time."""
+
+    where: str
+    calls_per_step: float
+    own: float
+    """Share of the run's profiled time spent in the function itself."""
+    inclusive: float
+    """Share spent in it and what it calls."""
+
+
+def _where(file: str, line: int, name: str) -> str:
+    if file == "~":  # a built-in
+        return name.strip("<>")
+    path = Path(file)
+    shown = os.path.relpath(path, REPO) if path.is_relative_to(REPO) else path.name
+    return f"{shown}:{line} {name}"
+
+
+def profile_recording(new_run: Callable[[], AgentRun], tmp: Path, steps: int, top: int = 16) -> list[ProfileRow]:
+    """cProfile of one recorded run (untimed): where a step's time goes, as shares (the profiler inflates absolute times)."""
+    import cProfile
+    import pstats
+
+    run, profiler = new_run(), cProfile.Profile()
+    with TraceWriter.create(tmp / "profiled.jsonl", synthetic_header()) as writer:
+        profiler.enable()
+        writer.record(run)
+        profiler.disable()
+    check_ran(run, steps)
+    stats = pstats.Stats(profiler)
+    total = stats.total_tt  # type: ignore[attr-defined]
+    functions = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:top]  # type: ignore[attr-defined]
+    return [ProfileRow(_where(*key), calls / steps, own / total, inclusive / total) for key, (_, calls, own, inclusive, _) in functions]
+
+
 # --------------------------------------------------------------------------- the peers' scripts
 
 
@@ -635,6 +672,7 @@ class Results:
     ours: Ours
     fidelity: Fidelity
     anatomy: Anatomy
+    profile: list[ProfileRow]
     peer_runs: list[PeerRun]
     extra_runs: list[PeerRun]
     venv: VenvResult | None
@@ -685,6 +723,7 @@ def main_run(args: argparse.Namespace) -> Results:
         ours.record_refs()
         fidelity = check_fidelity(W, ours.factories[MAIN_N], MAIN_N)
         anatomy = trace_anatomy(W, ours.refs[MAIN_N], MAIN_N)
+        profile = profile_recording(ours.factories[MAIN_N], tmp, MAIN_N)
         ours.warm_up()
         peer_runs: list[PeerRun] = []
         items = ["ours", *specs]
@@ -714,7 +753,7 @@ def main_run(args: argparse.Namespace) -> Results:
                 if not run.ok:
                     progress(f"  FAILED: {run.error}")
                 extra_runs.append(run)
-    return Results(args, peers, ours, fidelity, anatomy, peer_runs, extra_runs, venv, time.perf_counter() - started, working_tree())
+    return Results(args, peers, ours, fidelity, anatomy, profile, peer_runs, extra_runs, venv, time.perf_counter() - started, working_tree())
 
 
 # --------------------------------------------------------------------------- the report
@@ -960,6 +999,18 @@ def step_section(r: Results) -> Iterator[str]:
     yield f"| whole step record (incl. newline) | {per_step:,.0f} | 100% |"
 
 
+def profile_section(r: Results) -> Iterator[str]:
+    yield (
+        f"cProfile of one recorded run (`on`, N={MAIN_N:,}, untimed, before the rounds): the {len(r.profile)} functions with the most "
+        "time of their own. Shares of the profiled time; the profiler inflates every call, so read them as proportions, not µs."
+    )
+    yield ""
+    yield "| function | calls a step | own time | with what it calls |"
+    yield "|---|---|---|---|"
+    for row in r.profile:
+        yield f"| `{row.where}` | {row.calls_per_step:g} | {row.own:.1%} | {row.inclusive:.1%} |"
+
+
 def extra_section(r: Results) -> Iterator[str]:
     if not r.args.with_peers:
         yield "Not run (no `--with-peers`). Their last published figures are in `../shared/bench-peers/RESULTS.md`."
@@ -1102,7 +1153,11 @@ def render(r: Results) -> str:
         "",
         *step_section(r),
         "",
-        "## 5. LangGraph, OpenTelemetry, vcrpy (`--with-peers`)",
+        "## 5. Where a recorded step's time goes",
+        "",
+        *profile_section(r),
+        "",
+        "## 6. LangGraph, OpenTelemetry, vcrpy (`--with-peers`)",
         "",
         *extra_section(r),
         "",

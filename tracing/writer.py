@@ -20,7 +20,7 @@ import orjson
 
 from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, ToolResult, Usage
-from agent.state import History, Message, summary_hash, updated_memory
+from agent.state import History, Message, plain_copy, summary_hash
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
@@ -65,10 +65,13 @@ def _memory_follows(previous: Mapping[str, Any], step: Step, memory: Mapping[str
     """Whether ``memory`` is ``previous`` with the step's tool updates applied, in order (so it need not be written)."""
     if memory is previous:
         return True
-    expected: Mapping[str, Any] = previous
+    expected = plain_copy(previous)
     for result in step.results:
-        if result.memory_update:
-            expected = updated_memory(expected, result.memory_update)
+        for key, value in result.memory_update.items():  # as agent.state.updated_memory applies them
+            if value is None:
+                expected.pop(key, None)
+            else:
+                expected[key] = value
     return expected == memory
 
 
@@ -81,11 +84,11 @@ def _tool_ref(index: int) -> dict[str, Any]:
     return {"ref": "tool_call", "index": index}
 
 
-def _is_tool_message(message: Any, result: ToolResult) -> bool:
+def _is_tool_message(message: Message, result: ToolResult) -> bool:
     """Whether ``message`` is exactly what a ``tool_call`` reference to ``result`` stands for."""
-    if result.error is not None or type(result.output) is not str:
+    if result.error is not None or type(result.output) is not str or len(message) != 3:
         return False
-    return message == {"role": "tool", "tool_call_id": result.call.id, "content": result.output}
+    return message.get("content") == result.output and message.get("tool_call_id") == result.call.id and message.get("role") == "tool"
 
 
 def _with_references(new: list[Message], previous: Step) -> list[Any]:

@@ -68,33 +68,39 @@ class Toolbox:
         self.workspace = Path(workspace)
         self.functions = dict(tools)
         self.schemas = tuple(tool_schema(name, fn) for name, fn in self.functions.items())
-        self._checks = {s["function"]["name"]: argument_check(s) for s in self.schemas}
-        self._wants_context = {name: _takes_context(fn) for name, fn in self.functions.items()}
+        # Per tool, all that a call needs, found with one lookup: the function, its argument check, whether it takes ctx.
+        self._dispatch = {
+            schema["function"]["name"]: (fn, argument_check(schema), _takes_context(fn)) for schema, fn in zip(self.schemas, self.functions.values(), strict=True)
+        }
 
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
         """Validate and run one call; unknown tools, bad arguments and exceptions become error results."""
-        started = time.perf_counter()
-        function = self.functions.get(call.name)
-        if function is None:
+        started = _clock()
+        entry = self._dispatch.get(call.name)
+        if entry is None:
             return ToolResult(call=call, error=f"unknown tool {call.name!r}; available: {', '.join(self.functions)}")
+        function, check, wants_context = entry
         try:
             arguments = orjson.loads(call.arguments or "{}")
         except orjson.JSONDecodeError as err:
             return ToolResult(call=call, error=f"arguments are not valid JSON ({err}): {call.arguments!r:.200}")
-        problem = self._checks[call.name](arguments)
+        problem = check(arguments)
         if problem:
             return ToolResult(call=call, error=problem)
-        if self._wants_context[call.name]:
+        if wants_context:
             arguments[CONTEXT_PARAMETER] = ToolContext(workspace=self.workspace, memory=memory, runtime=runtime)
         try:
             returned = function(**arguments)
         except Exception as err:  # a failing tool is something the model must see, not the end of the run
             error = str(err) if isinstance(err, ToolError) else f"{type(err).__name__}: {err}"
-            return ToolResult(call=call, error=error, latency_s=time.perf_counter() - started)
-        latency = time.perf_counter() - started
+            return ToolResult(call=call, error=error, latency_s=_clock() - started)
+        latency = _clock() - started
         if isinstance(returned, ToolOutput):
             return ToolResult(call=call, output=returned.output, memory_update=dict(returned.memory), latency_s=latency)
         return ToolResult(call=call, output=returned, latency_s=latency)
+
+
+_clock = time.perf_counter  # latency only; what the agent sees of time comes from the runtime
 
 
 def _takes_context(function: Callable[..., Any]) -> bool:
