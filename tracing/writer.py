@@ -239,11 +239,10 @@ class TraceWriter:
 
         def write_then(step: Step) -> None:
             self.write_step(step)
-            if each_step is not None:
-                each_step(step)
+            each_step(step)
 
         try:
-            outcome = drive(run, write_then)
+            outcome = drive(run, self.write_step if each_step is None else write_then)
         except Abort as err:
             self.write_end(Outcome("error", run.state, error=str(err), usage=run.usage))
             raise
