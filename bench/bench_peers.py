@@ -1067,8 +1067,9 @@ def observations(r: Results) -> Iterator[str]:
         + (
             f"; the whole 20-key memory goes into every step record because the tool changes it every step ({mem:,.0f} B/step), "
             "where the minimal recorder writes no scratch at all (it re-derives it on replay and checks it through the chained hash)."
-            if mem
-            else "."
+            if mem >= 20
+            else "; the memory is written whole once, in the first step record, then only as each call's `memory_update`, which the "
+            "reader applies again (as the minimal recorder re-derives its scratch)."
         )
     )
     first, last = r.args.sizes[0], r.args.sizes[-1]
