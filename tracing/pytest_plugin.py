@@ -87,9 +87,10 @@ def record_trace(path: str | Path, *overrides: str, run_dir: Path | None = None)
     path = Path(path)
     recorded: list[str] = []
     if path.exists():
-        from tracing.reader import read_trace
+        from tracing.reader import TraceStream
 
-        recorded = [o for o in read_trace(path).header["overrides"] if override_key(o).split(".")[0] not in _RUN_SPECIFIC]
+        # Only the header is read: a golden trace being recorded again may be one the user edited or broke.
+        recorded = [o for o in TraceStream(path).header["overrides"] if override_key(o).split(".")[0] not in _RUN_SPECIFIC]
     run_dir = run_dir or Path(tempfile.mkdtemp(prefix="record-"))
     fresh = path.with_name(f".{path.name}.{os.getpid()}.recording")
     fresh.unlink(missing_ok=True)
