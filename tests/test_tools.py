@@ -8,6 +8,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.records import ToolCall
 from agent.runtime import Runtime
@@ -15,7 +17,7 @@ from agent.tools import Toolbox, ToolContext, ToolError, ToolOutput
 from agent.tools.calculator import calculator
 from agent.tools.files import list_files, read_file, write_file
 from agent.tools.memory import recall, remember
-from agent.tools.schema import tool_schema
+from agent.tools.schema import argument_check, check_arguments, tool_schema
 
 
 def call(toolbox: Toolbox, name: str, arguments: Any, memory: dict[str, Any] | None = None):  # noqa: ANN201
@@ -146,3 +148,24 @@ class TestSchema:
     def test_tool_output_carries_memory(self) -> None:
         """ToolOutput is how a tool asks for a state change."""
         assert remember("k", 1) == ToolOutput(output="remembered k", memory={"k": 1})
+
+
+def typed(text: str, count: int, ratio: float, flag: bool, items: list, extra: dict, anything: Any = None, opt: int = 0) -> str:  # noqa: ARG001
+    """A tool with every parameter type."""
+    return ""
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5), lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=6)
+FITTING = st.fixed_dictionaries(  # mostly arguments that fit, so the passing path is explored too
+    {"text": st.text(max_size=5), "count": st.integers(), "ratio": st.floats(allow_nan=False) | st.integers(), "flag": st.booleans(), "items": st.lists(JSON, max_size=2), "extra": st.dictionaries(st.text(max_size=3), JSON, max_size=2)},
+    optional={"anything": JSON, "opt": st.integers() | JSON},
+)
+NAMES = st.sampled_from(["text", "count", "ratio", "flag", "items", "extra", "anything", "opt", "other"])
+
+
+class TestArgumentCheck:
+    @given(st.dictionaries(NAMES, JSON, max_size=9) | JSON | FITTING)
+    def test_precompiled_check_agrees_with_the_generic_one(self, arguments: Any) -> None:
+        """The toolbox's per-tool check passes and refuses exactly what check_arguments does, with the same message."""
+        schema = tool_schema("typed", typed)
+        assert argument_check(schema)(arguments) == check_arguments(schema, arguments)
