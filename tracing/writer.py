@@ -61,18 +61,14 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
 FSYNC_POLICIES = ("never", "end", "step")
 
 
-def _memory_follows(previous: Mapping[str, Any], step: Step, memory: Mapping[str, Any]) -> bool:
-    """Whether ``memory`` is ``previous`` with the step's tool updates applied, in order (so it need not be written)."""
-    if memory is previous:
-        return True
-    expected = plain_copy(previous)
+def _apply_updates(memory: dict[str, Any], step: Step) -> None:
+    """Apply the step's tool updates to ``memory`` in place, in order, as the loop (and the reader) apply them."""
     for result in step.results:
-        for key, value in result.memory_update.items():  # as agent.state.updated_memory applies them
+        for key, value in result.memory_update.items():
             if value is None:
-                expected.pop(key, None)
+                memory.pop(key, None)
             else:
-                expected[key] = value
-    return expected == memory
+                memory[key] = value
 
 
 RESPONSE_REF = {"ref": "response"}
@@ -120,7 +116,7 @@ class TraceWriter:
         self._prompt: History | None = None
         self._previous: Step | None = None
         self._tools: Any = None
-        self._memory: Any = None
+        self._memory: dict[str, Any] | None = None  # the memory as a reader of the records so far rebuilds it
 
     @classmethod
     def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
@@ -203,9 +199,13 @@ class TraceWriter:
         if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
             record["tools"] = list(request.tools)
             self._tools = request.tools
-        if self._memory is not None and _memory_follows(self._memory, step, state.memory):
-            del record["state"]["memory"]  # the reader applies the step's memory updates to the previous memory
-        self._memory = state.memory
+        # The memory a reader rebuilds from the previous one and the step's updates: write it only where it differs.
+        if self._memory is not None:
+            _apply_updates(self._memory, step)
+        if self._memory is not None and self._memory == state.memory:
+            del record["state"]["memory"]
+        else:
+            self._memory = plain_copy(state.memory)
         self._prompt = prompt
         self._previous = step
         self._write(record, step=True)
