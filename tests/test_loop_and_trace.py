@@ -15,7 +15,7 @@ import pytest
 from agent.build import build_run
 from agent.llm.scripted import ScriptedLLM
 from agent.loop import AgentRun, drive, start_state
-from agent.records import Step
+from agent.records import LLMRequest, Step
 from agent.runtime import Runtime
 from agent.tools import Toolbox
 from tracing.errors import TraceError
@@ -221,3 +221,19 @@ def test_script_turn_with_repeat_is_played_that_many_times(tmp_path: Path) -> No
     assert [len(s.results) for s in steps] == [1, 1, 1, 0] and run.outcome.answer == "done"
     with pytest.raises(ValueError, match="repeat=0"):
         ScriptedLLM(script=[{"content": "x", "repeat": 0}])
+
+
+def test_scripted_turn_depends_on_the_conversation_alone() -> None:
+    """Counting incrementally along one growing history gives the turn a fresh backend finds for any prompt, forks included."""
+    script = [{"content": f"turn {i}"} for i in range(6)]
+    llm = ScriptedLLM(script=script)
+    history = start_state(system_prompt="s", prompt="p").messages
+    prompts = []
+    for i in range(4):
+        prompts.append(history)
+        history = history.append({"role": "assistant", "content": f"turn {i}"}, {"role": "user", "content": "go on"})
+    fork = prompts[2].append({"role": "assistant", "content": "elsewhere"})  # grows from an earlier prompt: not a continuation
+    for prompt in [*prompts, fork, prompts[1], history, [dict(m) for m in history]]:
+        request = LLMRequest(messages=prompt, tools=(), model="scripted", params={})
+        assert llm.complete(request).message["content"] == ScriptedLLM(script=script).complete(request).message["content"]
+    assert llm.complete(LLMRequest(messages=fork, tools=(), model="scripted", params={})).message["content"] == "turn 3"

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from agent.records import LLMRequest, LLMResponse, ToolCall
+from agent.state import History
 
 
 class ScriptExhausted(RuntimeError):
@@ -38,10 +39,22 @@ class ScriptedLLM:
             self._ends.append((self._ends[-1] if self._ends else 0) + repeat)
         self.model = model
         self.params = dict(params)
+        self._counted: tuple[History, int] | None = None  # the last prompt and its assistant messages
+
+    def _assistant_messages(self, messages: Sequence[Mapping[str, Any]]) -> int:
+        """How many assistant messages ``messages`` holds; counting only those added since the last prompt when it grew from it."""
+        counted = self._counted
+        if counted is not None and isinstance(messages, History) and messages.continues(counted[0]):
+            count = counted[1] + sum(1 for m in messages.since(counted[0]) if m.get("role") == "assistant")
+        else:
+            count = sum(1 for m in messages if m.get("role") == "assistant")
+        if isinstance(messages, History):
+            self._counted = (messages, count)  # a cache: the count is still the conversation's, whatever came before
+        return count
 
     def complete(self, request: LLMRequest) -> LLMResponse:
         """The script's turn for this point of the conversation."""
-        turn_index = sum(1 for m in request.messages if m.get("role") == "assistant")
+        turn_index = self._assistant_messages(request.messages)
         played = self._ends[-1] if self._ends else 0
         if turn_index >= played:
             msg = f"the script has {played} turns and the agent asked for turn {turn_index + 1}; add turns to the task's script or lower agent.max_steps"
