@@ -22,7 +22,7 @@ from tracing.errors import TraceError
 from tracing.pytest_plugin import run_agent
 from tracing.reader import read_trace
 
-LONG_STEPS = 1500
+LONG_STEPS = 50_000  # long enough that a kill within 0.4 s of the first steps lands mid-run (a step is ~30-60 µs)
 KILLS_WANTED = 20
 
 
