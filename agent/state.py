@@ -205,14 +205,19 @@ def plain_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return dict(mapping)
 
 
-def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``memory`` with ``update`` applied: each key is set, and a None value deletes it."""
-    result = plain_copy(memory)
+def apply_update(memory: dict[str, Any], update: Mapping[str, Any]) -> None:
+    """Apply ``update`` to ``memory`` in place: each key is set, and a None value deletes it."""
     for key, value in update.items():
         if value is None:
-            result.pop(key, None)
+            memory.pop(key, None)
         else:
-            result[key] = value
+            memory[key] = value
+
+
+def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``memory`` with ``update`` applied (see ``apply_update``), as a new dict."""
+    result = plain_copy(memory)
+    apply_update(result, update)
     return result
 
 

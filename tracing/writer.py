@@ -20,7 +20,7 @@ import orjson
 
 from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, ToolResult, Usage
-from agent.state import History, Message, plain_copy, summary_hash
+from agent.state import History, Message, apply_update, plain_copy, summary_hash
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
@@ -59,16 +59,6 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
 
 
 FSYNC_POLICIES = ("never", "end", "step")
-
-
-def _apply_updates(memory: dict[str, Any], step: Step) -> None:
-    """Apply the step's tool updates to ``memory`` in place, in order, as the loop (and the reader) apply them."""
-    for result in step.results:
-        for key, value in result.memory_update.items():
-            if value is None:
-                memory.pop(key, None)
-            else:
-                memory[key] = value
 
 
 RESPONSE_REF = {"ref": "response"}
@@ -201,7 +191,8 @@ class TraceWriter:
             self._tools = request.tools
         # The memory a reader rebuilds from the previous one and the step's updates: write it only where it differs.
         if self._memory is not None:
-            _apply_updates(self._memory, step)
+            for result in step.results:
+                apply_update(self._memory, result.memory_update)
         if self._memory is not None and self._memory == state.memory:
             del record["state"]["memory"]
         else:
