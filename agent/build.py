@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from agent.llm import LLM
 from agent.loop import AgentRun, start_state
@@ -20,15 +21,37 @@ def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, c
 
     Parts given as arguments are used instead of building the ones the config names.
     """
+    # Checked before anything is built: a value of the wrong kind (from an override, or from a trace
+    # being replayed) must be one clear error, not a crash deep in the loop.
+    max_steps = _setting(cfg, "agent.max_steps", lambda v: type(v) is int and v >= 0, "a whole number >= 0")
+    seed = _setting(cfg, "seed", lambda v: type(v) is int, "a whole number")
+    system_prompt = _setting(cfg, "task.system_prompt", lambda v: isinstance(v, str), "text")
+    prompt = _setting(cfg, "task.prompt", lambda v: isinstance(v, str), "text")
     llm = instantiate(cfg.llm) if llm is None else llm
     tools = instantiate(cfg.tools) if tools is None else tools
     workspace = getattr(tools, "workspace", None)  # toolboxes that touch no files have none
     if workspace is not None:
         prepare_workspace(cfg.task.get("workspace_seed"), workspace)
     return AgentRun(
-        state=start_state(system_prompt=cfg.task.system_prompt, prompt=cfg.task.prompt),
+        state=start_state(system_prompt=system_prompt, prompt=prompt),
         llm=llm,
         tools=tools,
-        runtime=Runtime(seed=cfg.seed, clock=clock),
-        max_steps=cfg.agent.max_steps,
+        runtime=Runtime(seed=seed, clock=clock),
+        max_steps=max_steps,
     )
+
+
+class ConfigError(ValueError):
+    """A setting the run cannot be built from; the message names it, its value and what it must be."""
+
+
+_MISSING = object()
+
+
+def _setting(cfg: Any, key: str, valid: Callable[[Any], bool], expected: str) -> Any:
+    value = OmegaConf.select(cfg, key, default=_MISSING)
+    if value is _MISSING or not valid(value):
+        shown = "missing" if value is _MISSING else f"{value!r:.60}"
+        msg = f"{key} is {shown}; expected {expected}"
+        raise ConfigError(msg)
+    return value

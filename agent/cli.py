@@ -187,10 +187,23 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
         fail(f"{_one_line(err)} (see `agent {'replay' if config_name == 'replay' else 'run'} --help`)")
     except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
         fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
+    except ValueError as err:
+        if not _raised_in_hydra(err):
+            raise
+        # Hydra reports some bad overrides (`+agent=5`) as a plain ValueError while composing the config.
+        fail(f"{_one_line(err)} (see `agent {'replay' if config_name == 'replay' else 'run'} --help`)")
     except Exception as err:
         if not sweep:
             raise  # a bug, not a user's mistake: the traceback is what helps
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
+
+
+def _raised_in_hydra(err: BaseException) -> bool:
+    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
 
 
 def _one_line(err: BaseException) -> str:
@@ -237,7 +250,7 @@ def _run_agent(
     from hydra.utils import to_absolute_path
     from omegaconf import OmegaConf
 
-    from agent.build import build_run
+    from agent.build import ConfigError, build_run
     from agent.loop import drive
     from agent.records import Outcome
     from agent.state import AgentState
@@ -255,7 +268,7 @@ def _run_agent(
             _unusable(str(err))
     try:
         run = build_run(cfg, **(parts or {}))
-    except (InstantiationException, FileNotFoundError, FileExistsError) as err:
+    except (InstantiationException, ConfigError, FileNotFoundError, FileExistsError) as err:
         problem = f"cannot build the run from its config: {' '.join(str(err).split())}"
         if writer is not None:  # the trace says why the run never started
             with writer:

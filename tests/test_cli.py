@@ -86,6 +86,27 @@ class TestRun:
             result = agent("run", override, cwd=tmp_path)
             assert result.returncode == 2 and words in one_line_error(result)
 
+    def test_setting_of_the_wrong_kind_exits_2_naming_it(self, tmp_path: Path) -> None:
+        """A value the run cannot use, or an override Hydra rejects as a plain ValueError, is one line and status 2."""
+        for override, words in (
+            ("agent.max_steps=abc", "agent.max_steps is 'abc'; expected a whole number >= 0"),
+            ("seed=x", "seed is 'x'; expected a whole number"),
+            ("task.prompt=[1,2]", "task.prompt is [1, 2]; expected text"),
+            ("+agent=5", "Config group override must be a string or a list"),
+        ):
+            result = agent("run", override, cwd=tmp_path)
+            assert result.returncode == 2 and words in one_line_error(result), result.stderr
+
+    def test_replayed_config_of_the_wrong_shape_exits_2(self, tmp_path: Path) -> None:
+        """A trace whose recorded agent section is not a mapping cannot be replayed: one line, status 2 (found by fuzzing)."""
+        assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
+        lines = (tmp_path / "t.jsonl").read_bytes().splitlines(keepends=True)
+        header = orjson.loads(lines[0])
+        header["config"]["agent"] = 1e308
+        (tmp_path / "odd.jsonl").write_bytes(orjson.dumps(header) + b"\n" + b"".join(lines[1:]))
+        result = agent("replay", "odd.jsonl", cwd=tmp_path)
+        assert result.returncode == 2 and "agent.max_steps is missing; expected a whole number >= 0" in one_line_error(result), result.stderr
+
     def test_trace_flag_without_path_or_with_a_sweep_is_refused(self, tmp_path: Path) -> None:
         """`--trace` needs a path and names one file, so it cannot serve a sweep."""
         assert "needs a file path" in one_line_error(agent("run", "--trace", cwd=tmp_path))
