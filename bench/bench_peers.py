@@ -17,20 +17,20 @@ grows ~0.9 KB a step, plus a 20-key scratch dict updated every step. This script
    (``python ../shared/bench-peers/own_recorder.py --variant delta_chainhash --steps N`` at every N;
    ``full``, ``hash_only``, ``replay_delta_chainhash`` and the plain ``workload.py`` loop at N=1,000),
    and parses the line each prints;
-3. with ``--with-peers``, also LangGraph / OTel / vcrpy through the peers' scripts, in a scratch venv
-   (``bench/.peer-venv``, created with ``python -m venv`` and the packages of the peers' RESULTS.md
-   "venv" line; skipped, and said so, if installing fails or takes over 5 minutes).
+3. also LangGraph / OTel / vcrpy through the peers' scripts (unless ``--no-with-peers``), in a scratch
+   venv (``bench/.peer-venv``, created with ``python -m venv`` and the packages of the peers' RESULTS.md
+   "venv" line the first time; skipped, and said so, if installing fails or takes over 5 minutes).
 
 Items 1 and 2 are interleaved: ``--rounds`` rounds, each running our block and every peer command
 once, their order rotated every round, so drift on this noisy 2-core machine hits both alike.
 
 Usage::
 
-    python bench/bench_peers.py                 # print the Markdown report
-    python bench/bench_peers.py --write         # also write it to bench/RESULTS.md
-    python bench/bench_peers.py --with-peers    # also LangGraph / OTel / vcrpy (slow; needs a venv)
+    python bench/bench_peers.py                      # everything; print the report and write bench/RESULTS.md
+    python bench/bench_peers.py --no-with-peers      # without LangGraph / OTel / vcrpy (no venv; ~2 minutes)
+    python bench/bench_peers.py --no-write           # print only
 
-``--write`` owns RESULTS.md; anything below the notes marker of an existing file is kept.
+It owns RESULTS.md; anything below the notes marker of an existing file is kept.
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ BYTES_GOAL = 1.3  # our trace at most 1.3x the minimal recorder's bytes, same N
 FLAT_GOAL = 1.25  # our `on` µs/step at the largest N at most 25% above the smallest
 REPLAY_GOAL = 20_000  # steps/s of a full in-process replay, at every N
 
-# --with-peers: one process each, after the rounds (LangGraph's sqlite alone takes ~1 min at N=1,000).
+# LangGraph / OTel / vcrpy: one process each, after the rounds (LangGraph's sqlite alone takes ~1 min at N=1,000).
 # The peers' slowest variants (sqlite_sync, history, *_delta) are left out to keep the run short.
 EXTRA_PEERS: tuple[tuple[str, str, int], ...] = (
     ("langgraph_sqlite.py", "nockpt", 1000),
@@ -584,7 +584,7 @@ def default_peer_specs(sizes: Sequence[int]) -> list[PeerSpec]:
     return specs
 
 
-# --------------------------------------------------------------------------- the scratch venv (--with-peers)
+# --------------------------------------------------------------------------- the scratch venv (LangGraph / OTel / vcrpy)
 
 
 @dataclass
@@ -1013,7 +1013,7 @@ def profile_section(r: Results) -> Iterator[str]:
 
 def extra_section(r: Results) -> Iterator[str]:
     if not r.args.with_peers:
-        yield "Not run (no `--with-peers`). Their last published figures are in `../shared/bench-peers/RESULTS.md`."
+        yield "Not run (`--no-with-peers`). Their last published figures are in `../shared/bench-peers/RESULTS.md`."
         return
     v = r.venv
     assert v is not None
@@ -1158,7 +1158,7 @@ def render(r: Results) -> str:
         "",
         *profile_section(r),
         "",
-        "## 6. LangGraph, OpenTelemetry, vcrpy (`--with-peers`)",
+        "## 6. LangGraph, OpenTelemetry, vcrpy (in a scratch venv; `--no-with-peers` leaves them out)",
         "",
         *extra_section(r),
         "",
@@ -1222,8 +1222,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=5, help="rounds: our block and every peer command once each")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions of each of our variants at each N, per round")
     parser.add_argument("--peers", type=Path, default=DEFAULT_PEERS, help="the peer benchmark folder (workload.py, own_recorder.py, ...)")
-    parser.add_argument("--with-peers", action="store_true", help="also LangGraph / OTel / vcrpy, in bench/.peer-venv")
-    parser.add_argument("--write", action="store_true", help=f"also write the report to {RESULTS}")
+    parser.add_argument("--with-peers", action=argparse.BooleanOptionalAction, default=True, help="also LangGraph / OTel / vcrpy, in bench/.peer-venv")
+    parser.add_argument("--write", action=argparse.BooleanOptionalAction, default=True, help=f"write the report to {RESULTS} as well as printing it")
     args = parser.parse_args(argv)
     args.sizes = sorted({*args.sizes, MAIN_N})
     if args.sizes[0] < 2 or args.rounds < 1 or args.reps < 1:
