@@ -1109,7 +1109,7 @@ def versions(r: Results) -> Iterator[str]:
 
 def commands(r: Results) -> Iterator[str]:
     yield "```"
-    yield "python bench/bench_peers.py " + " ".join(r.args.argv)
+    yield " ".join(["python bench/bench_peers.py", *r.args.argv])
     seen = []
     for run in r.peer_runs:
         if run.cmd not in seen:
