@@ -75,7 +75,7 @@ from bench_trace import (
     rotated,
     size,
     synthetic_header,
-    write_keeping_notes,
+    publish,
 )
 
 BENCH = Path(__file__).resolve().parent
@@ -1238,10 +1238,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     results = main_run(args)
     text = render(results)
-    print(text)
-    if args.write:
-        write_keeping_notes(RESULTS, text)
-        progress(f"wrote {RESULTS}")
+    publish(RESULTS, text, write=args.write)
 
 
 if __name__ == "__main__":

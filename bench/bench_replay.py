@@ -58,7 +58,7 @@ from bench_trace import (
     size,
     synthetic_header,
     time_command,
-    write_keeping_notes,
+    publish,
 )
 
 RESULTS = Path(__file__).with_name("RESULTS-replay.md")
@@ -476,10 +476,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         cli = bench_cli(args.cli_reps, tmp)
         report = Report(args, sizes, cli, time.perf_counter() - started)
     text = render(report)
-    print(text)
-    if args.write:
-        write_keeping_notes(RESULTS, text)
-        progress(f"wrote {RESULTS}")
+    publish(RESULTS, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from typing import Any
 from tracing.reader import read_trace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m, bench_trace is beside us
-from bench_trace import Stat, agent_command, cpu_model, progress, rotated, write_keeping_notes
+from bench_trace import Stat, agent_command, cpu_model, progress, publish, rotated
 
 RESULTS = Path(__file__).with_name("RESULTS-sweep.md")
 
@@ -774,10 +774,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             in_process = bench_in_process(args.jobs, args.inproc_reps, tmp)
         report = Report(args, chosen, samples, in_process, cpu, time.perf_counter() - started)
     text = render(report)
-    print(text)
-    if args.write:
-        write_keeping_notes(RESULTS, text)
-        progress(f"wrote {RESULTS}")
+    publish(RESULTS, text, write=args.write)
 
 
 if __name__ == "__main__":

@@ -647,6 +647,14 @@ def render(r: Report) -> str:
     return "\n".join([*lines, "", "## Observations", "", *observations(r), ""])
 
 
+def publish(path: Path, text: str, *, write: bool) -> None:
+    """Print a generated report and, when ``write``, write it to ``path`` keeping the hand-written notes."""
+    print(text)
+    if write:
+        write_keeping_notes(path, text)
+        progress(f"wrote {path}")
+
+
 def write_keeping_notes(path: Path, text: str) -> None:
     """Write a generated results file, keeping the hand-written notes below NOTES_MARKER of the one it replaces."""
     notes = "\n"
@@ -695,10 +703,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         inspect = bench_inspect(cli.trace, args.inspect_reps, tmp)
         report = Report(args, synthetic, growth, task, cli, inspect, time.perf_counter() - started)
     text = render(report)
-    print(text)
-    if args.write:
-        write_keeping_notes(RESULTS, text)
-        progress(f"wrote {RESULTS}")
+    publish(RESULTS, text, write=args.write)
 
 
 if __name__ == "__main__":
