@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from agent.llm import LLM
-from agent.records import LLMRequest, Outcome, Step, ToolResult, Usage
+from agent.records import LLMRequest, Outcome, Status, Step, ToolResult, Usage
 from agent.runtime import Runtime
 from agent.state import AgentState, History, with_update
 from agent.tools import Tools
@@ -46,7 +46,12 @@ class AgentRun:
         self.llm, self.tools, self.runtime = llm, tools, runtime
         self.max_steps = max_steps
         self.usage = Usage()
+        self.failed_tool_calls = 0
         self.outcome: Outcome | None = None
+
+    def ending(self, status: Status, error: str | None = None) -> Outcome:
+        """The Outcome of ending the run now, with ``status``."""
+        return Outcome(status, self.state, error, self.usage, self.failed_tool_calls)
 
     def __iter__(self) -> Iterator[Step]:
         llm, tools, runtime = self.llm, self.tools, self.runtime
@@ -59,7 +64,7 @@ class AgentRun:
             except Abort:
                 raise
             except Exception as err:
-                self.outcome = Outcome("error", state, error=f"LLM call failed: {type(err).__name__}: {err}", usage=self.usage)
+                self.outcome = self.ending("error", error=f"LLM call failed: {type(err).__name__}: {err}")
                 return
             if response.usage is not None:
                 self.usage += response.usage
@@ -71,6 +76,8 @@ class AgentRun:
                 memory = with_update(memory, result.memory_update)
                 added.append(tool_message(result))
                 results.append(result)
+                if result.error is not None:
+                    self.failed_tool_calls += 1
             done = not response.tool_calls
             answer = response.message.get("content") if done else None
             state = AgentState(state.messages.append(*added), memory, state.step + 1, done, answer)
@@ -85,9 +92,9 @@ class AgentRun:
                 clock=runtime.take_reads(),
             )
             if done:
-                self.outcome = Outcome("finished", state, usage=self.usage)
+                self.outcome = self.ending("finished")
                 return
-        self.outcome = Outcome("max_steps", self.state, usage=self.usage)
+        self.outcome = self.ending("max_steps")
 
 
 
@@ -97,6 +104,6 @@ def drive(run: AgentRun, each_step: Callable[[Step], object] = lambda step: None
         for step in run:
             each_step(step)
     except KeyboardInterrupt:
-        run.outcome = Outcome("interrupted", run.state, usage=run.usage)
+        run.outcome = run.ending("interrupted")
     assert run.outcome is not None  # the loop sets it whenever it stops
     return run.outcome

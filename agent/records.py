@@ -133,6 +133,8 @@ class Outcome:
     """What went wrong, when status is error."""
     usage: Usage = field(default_factory=Usage)
     """Token totals over the run."""
+    failed_tool_calls: int = 0
+    """Tool calls that ended in an error result (the model saw the error; the run went on)."""
 
     @property
     def answer(self) -> str | None:

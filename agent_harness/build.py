@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -14,6 +15,7 @@ from agent.loop import AgentRun, start_state
 from agent.runtime import Runtime
 from agent.tools import Tools
 from agent.workspace import prepare_workspace
+from agent_harness.errors import ConfigError
 
 
 def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, clock: Callable[[], float] = time.time) -> AgentRun:
@@ -27,11 +29,14 @@ def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, c
     seed = _setting(cfg, "seed", lambda v: type(v) is int, "a whole number")
     system_prompt = _setting(cfg, "task.system_prompt", lambda v: isinstance(v, str), "text")
     prompt = _setting(cfg, "task.prompt", lambda v: isinstance(v, str), "text")
-    llm = instantiate(cfg.llm) if llm is None else llm
-    tools = instantiate(cfg.tools) if tools is None else tools
-    workspace = getattr(tools, "workspace", None)  # toolboxes that touch no files have none
-    if workspace is not None:
-        prepare_workspace(cfg.task.get("workspace_seed"), workspace)
+    try:
+        llm = instantiate(cfg.llm) if llm is None else llm
+        tools = instantiate(cfg.tools) if tools is None else tools
+        workspace = getattr(tools, "workspace", None)  # toolboxes that touch no files have none
+        if workspace is not None:
+            prepare_workspace(cfg.task.get("workspace_seed"), workspace)
+    except (InstantiationException, FileNotFoundError, FileExistsError) as err:
+        raise ConfigError(" ".join(str(err).split())) from None
     return AgentRun(
         state=start_state(system_prompt=system_prompt, prompt=prompt),
         llm=llm,
@@ -39,10 +44,6 @@ def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, c
         runtime=Runtime(seed=seed, clock=clock),
         max_steps=max_steps,
     )
-
-
-class ConfigError(ValueError):
-    """A setting the run cannot be built from; the message names it, its value and what it must be."""
 
 
 _MISSING = object()

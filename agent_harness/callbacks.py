@@ -1,6 +1,7 @@
-"""A Hydra callback that leaves a ``status.json`` in every job's output dir when the job ends.
+"""A Hydra callback that leaves a ``status.json`` in every job's output dir when the job ends, and
+fails a sweep whose jobs did not all finish.
 
-Hydra skips ``on_multirun_end`` when any job fails, so sweep-level commands never rely on a sweep
+Hydra skips ``on_multirun_end`` when any job raises, so sweep-level commands never rely on a sweep
 index written at the end: they rebuild it from these per-job files (see tracing/sweep.py). Only
 Hydra loads this module (conf/config.yaml names it), so reading traces never imports Hydra.
 """
@@ -18,6 +19,10 @@ from omegaconf import DictConfig
 
 from tracing.secrets import redact_overrides
 from tracing.sweep import STATUS_FILE
+
+
+class SweepIncomplete(Exception):
+    """A sweep ran every job, but some did not finish (interrupted, cancelled, error, max_steps); the message names them."""
 
 
 class JobStatusFile(Callback):
@@ -40,3 +45,19 @@ class JobStatusFile(Callback):
         temporary = path.with_name(f".{STATUS_FILE}.tmp")
         temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
         os.replace(temporary, path)  # written whole or not at all
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        """Raise SweepIncomplete naming the jobs that did not finish: whatever launcher ran them, their folders say."""
+        from hydra.utils import to_absolute_path
+
+        from tracing.sweep import load_sweep
+
+        sweep = Path(to_absolute_path(config.hydra.sweep.dir))
+        if not sweep.is_dir():
+            return
+        unfinished = [job for job in load_sweep(sweep) if job.status != "finished"]
+        if unfinished:
+            names = ", ".join(f"job {'?' if job.number is None else job.number} {job.status}" for job in unfinished)
+            plural = "s" if len(unfinished) != 1 else ""
+            msg = f"{len(unfinished)} job{plural} of the sweep did not finish: {names} (see `agent trace inspect {sweep}`)"
+            raise SweepIncomplete(msg)

@@ -1,36 +1,32 @@
 """pytest plugin: golden traces. Installed with agent-harness (entry point ``pytest11``), so any test
 suite can replay recorded runs and fail, with the divergence report, when behaviour changed.
 
-    from tracing.pytest_plugin import golden_traces
+    from agent_harness.pytest_plugin import golden_traces
 
-    @pytest.mark.parametrize("trace", golden_traces("tests/traces"))
+    @pytest.mark.parametrize("trace", golden_traces("traces"))   # beside this test file
     def test_agent_still_behaves(replay_trace, trace):
         replay_trace(trace)
 
 ``pytest --record-traces`` records every golden trace that ``replay_trace`` meets again (running the
 agent, with live models if the trace's config names one); without it nothing but replay happens,
 so no model is ever called.
+
+pytest imports this module in every test session of a project that has agent-harness installed:
+it imports nothing of the harness until a fixture is used, so a project with its own ``agent`` or
+``tracing`` module is not disturbed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import inspect
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
-from tracing.replay import divergence_report
-from tracing.replay_config import override_key
-
 RECORD_OPTION = "--record-traces"
-# Overrides of a recording that belong to that one run, not to what the golden trace pins down.
-_RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "hydra")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -42,78 +38,99 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _caller_folder(depth: int = 2) -> Path:
+    frame = inspect.stack()[depth]
+    return Path(frame.filename).resolve().parent
+
+
 def golden_traces(folder: str | Path) -> list[Path]:
-    """The golden traces (*.jsonl) of a folder, sorted, for ``pytest.mark.parametrize``."""
-    return sorted(Path(folder).glob("*.jsonl"))
+    """The golden traces (*.jsonl) of a folder, sorted, for ``pytest.mark.parametrize``.
 
-
-def _quoted(value: str | Path) -> str:
-    """A value that survives Hydra's override grammar whatever its characters."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def run_agent(*args: str) -> tuple[int, str, str]:
-    """`agent ARGS` in this process (no interpreter start-up), as (exit status, stdout, stderr)."""
-    from agent.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            main(list(args))
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
-
-
-def check_trace(path: str | Path, *overrides: str, run_dir: Path | None = None) -> dict[str, Any]:
-    """Replay ``path`` against today's config (replay.config=current); fail the test with the report if it diverges.
-
-    Returns the replay result (`agent replay --json`). ``overrides`` apply to the replay as on the command line.
+    A relative folder is taken from the calling test file's folder, never from the working directory.
+    A folder that does not exist is an error (a silently empty parameter set would skip the test).
     """
-    run_dir = run_dir or Path(tempfile.mkdtemp(prefix="replay-"))
-    args = ["replay", str(path), "--json", "replay.config=current", f"hydra.run.dir={_quoted(run_dir)}", *overrides]
-    code, out, err = run_agent(*args)
-    if code == 2 or not out.strip():
-        pytest.fail(f"cannot replay {path}: {err.strip().removeprefix('agent: error: ') or f'exit status {code}'}", pytrace=False)
-    result = orjson.loads(out)
-    if result["result"] == "diverged":
-        pytest.fail(divergence_report(result), pytrace=False)
+    path = Path(folder)
+    if not path.is_absolute():
+        path = _caller_folder() / path
+    if not path.is_dir():
+        msg = f"golden trace folder {path} does not exist; create it and record traces into it with `pytest {RECORD_OPTION}`"
+        raise FileNotFoundError(msg)
+    return sorted(path.glob("*.jsonl"))
+
+
+def check_trace(path: Path, *overrides: str, run_dir: Path) -> Any:
+    """Replay ``path`` against today's config (replay.config=current); fail the test with the report if it diverges."""
+    from agent_harness import api
+    from agent_harness.errors import ConfigError
+    from tracing.errors import TraceError
+
+    if not path.exists():
+        pytest.fail(f"no golden trace at {path}; record it with `pytest {RECORD_OPTION}`", pytrace=False)
+    try:
+        result = api.replay(path, *overrides, config="current", run_dir=run_dir)
+    except (TraceError, ConfigError) as err:
+        pytest.fail(f"cannot replay {path}: {err}", pytrace=False)
+    if not result.ok:
+        pytest.fail(str(result), pytrace=False)
     return result
 
 
-def record_trace(path: str | Path, *overrides: str, run_dir: Path | None = None) -> Path:
+def record_trace(path: Path, *overrides: str, run_dir: Path) -> Path:
     """Record ``path`` again: a run with the old trace's overrides (if any) and ``overrides``, replacing the file when done."""
-    path = Path(path)
+    from agent_harness import api
+    from agent_harness.compose import parse_overrides
+    from agent_harness.errors import ConfigError
+    from tracing.errors import TraceError
+    from tracing.reader import TraceStream
+    from tracing.replay_config import RUN_SPECIFIC
+
     recorded: list[str] = []
     if path.exists():
-        from tracing.reader import TraceStream
-
         # Only the header is read: a golden trace being recorded again may be one the user edited or broke.
-        recorded = [o for o in TraceStream(path).header["overrides"] if override_key(o).split(".")[0] not in _RUN_SPECIFIC]
-    run_dir = run_dir or Path(tempfile.mkdtemp(prefix="record-"))
+        recorded = [o.text for o in parse_overrides(TraceStream(path).header["overrides"]) if o.root not in RUN_SPECIFIC]
     fresh = path.with_name(f".{path.name}.{os.getpid()}.recording")
     fresh.unlink(missing_ok=True)
-    taken = {override_key(o) for o in overrides}
-    args = [o for o in recorded if override_key(o) not in taken] + list(overrides)
-    code, _, err = run_agent("run", *args, "trace=true", f"tracePath={_quoted(fresh.resolve())}", f"hydra.run.dir={_quoted(run_dir)}")
-    if code == 2 or not fresh.exists():
+    path.parent.mkdir(parents=True, exist_ok=True)
+    taken = {o.key for o in parse_overrides(list(overrides))}
+    args = [o for o in recorded if next(iter(parse_overrides([o]))).key not in taken] + list(overrides)
+    try:
+        api.run(*args, trace=fresh, run_dir=run_dir)
+    except (TraceError, ConfigError) as err:
         fresh.unlink(missing_ok=True)
-        pytest.fail(f"cannot record {path}: {err.strip().removeprefix('agent: error: ') or f'exit status {code}'}", pytrace=False)
+        pytest.fail(f"cannot record {path}: {err}", pytrace=False)
     os.replace(fresh, path)  # the new golden trace appears whole, or the old one stays
     return path
 
 
+def _refuse_live(overrides: tuple[str, ...]) -> None:
+    """A golden test replays: an override that would run a real model or real tools is a mistake, refused."""
+    from agent_harness.compose import parse_overrides
+
+    for override in parse_overrides(list(overrides)):
+        if override.key in ("llm", "tools") and override.value != "replay":
+            pytest.fail(
+                f"replay_trace(..., {override.text!r}) would run {'a live model' if override.key == 'llm' else 'live tools'} "
+                f"instead of the recording; golden tests replay both (use `pytest {RECORD_OPTION}` to record with it)",
+                pytrace=False,
+            )
+
+
 @pytest.fixture
 def replay_trace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``replay_trace(path, *overrides)``: replay a golden trace (or record it again under --record-traces)."""
+    """``replay_trace(path, *overrides)``: replay a golden trace (or record it again under --record-traces).
+
+    A relative path is taken from the test file's folder.
+    """
     recording = request.config.getoption(RECORD_OPTION)
     runs = iter(range(1_000_000))
+    base = Path(str(request.path)).parent
 
     def replay(path: str | Path, *overrides: str) -> Any:
+        trace = Path(path) if Path(path).is_absolute() else base / path
         run_dir = tmp_path / f"run-{next(runs)}"
         if recording:
-            return record_trace(path, *overrides, run_dir=run_dir)
-        return check_trace(path, *overrides, run_dir=run_dir)
+            return record_trace(trace, *overrides, run_dir=run_dir)
+        _refuse_live(overrides)
+        return check_trace(trace, *overrides, run_dir=run_dir)
 
     yield replay

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
@@ -26,8 +28,8 @@ def compose_config(tmp_path: Path) -> Iterator[object]:
     with initialize_config_module(config_module="agent.conf", version_base="1.3"):
 
         def _compose(*overrides: str) -> DictConfig:
-            workspace = tmp_path / f"workspace-{len(list(tmp_path.glob('workspace-*')))}"
-            return compose("config", overrides=[f"tools.workspace={workspace}", *overrides])
+            run_dir = tmp_path / f"run-{len(list(tmp_path.glob('run-*')))}"
+            return compose("config", overrides=[f"run_dir={run_dir}", *overrides])
 
         yield _compose
 
@@ -41,3 +43,17 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 
 PYTHON = sys.executable
+
+
+def run_in_process(*args: str) -> tuple[int, str, str]:
+    """`agent ARGS` in this process (no interpreter start-up), as (exit status, stdout, stderr): for fuzzing the CLI fast."""
+    from agent_harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            main(list(args))
+        code = 0
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    return code, out.getvalue(), err.getvalue()

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hydra.utils import instantiate
 
-from agent.build import build_run
+from agent_harness.build import build_run
 from tracing.reader import read_trace
 from tracing.replay import ReplaySession
 from tracing.writer import TraceWriter, make_header
@@ -44,6 +44,8 @@ def test_option_composes_and_builds(compose_config: Callable[..., Any], tmp_path
     session = ReplaySession(read_trace(tmp_path / "t.jsonl"))
 
     def build(node: Any) -> Any:
+        if node._target_ == "tracing.replay.ReplayTools":  # handed the recorded tool set by the replay
+            return instantiate(node, session=session, tools=instantiate(compose_config().tools.tools))
         return instantiate(node, session=session) if node._target_.startswith("tracing.replay.") else instantiate(node)
 
     llm, tools = build(cfg.llm), build(cfg.tools)

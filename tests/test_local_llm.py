@@ -30,7 +30,7 @@ def test_bundled_small_model_runs_records_and_replays(tmp_path: Path) -> None:
 
 def test_without_the_extra_llm_local_names_the_extra_to_install(tmp_path: Path) -> None:
     """With llama_cpp not importable, `agent run llm=local` fails in one line naming `.[local]`."""
-    code = "import sys; sys.modules['llama_cpp'] = None; from agent.cli import main; sys.argv = ['agent', 'run', 'llm=local']; main()"
+    code = "import sys; sys.modules['llama_cpp'] = None; from agent_harness.cli import main; sys.argv = ['agent', 'run', 'llm=local']; main()"
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 2
     assert "pip install -e '.[local]'" in one_line_error(result)

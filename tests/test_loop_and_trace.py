@@ -12,7 +12,7 @@ import jsonschema
 import orjson
 import pytest
 
-from agent.build import build_run
+from agent_harness.build import build_run
 from agent.llm.scripted import ScriptedLLM
 from agent.loop import AgentRun, drive, start_state
 from agent.records import LLMRequest, Step

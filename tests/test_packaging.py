@@ -26,7 +26,7 @@ def test_wheel_runs_the_default_task_from_its_own_files(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     code = (
-        "import sys, agent, tracing; from agent.cli import main;"
+        "import sys, agent, tracing; from agent_harness.cli import main;"
         "assert agent.__file__.startswith(sys.argv[1]), agent.__file__;"
         "sys.argv = ['agent', 'run', '--trace', 't.jsonl']; main()"
     )

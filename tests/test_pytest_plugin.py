@@ -28,7 +28,7 @@ def test_golden_trace_fails_on_a_prompt_change_until_recorded_again(pytester: py
     changed = pytester.runpytest_subprocess()
     changed.assert_outcomes(failed=1)
     report = changed.stdout.str()
-    assert "replay DIVERGED at step 0 (traces/invoices.jsonl)" in report
+    assert f"replay DIVERGED at step 0 ({pytester.path / 'traces' / 'invoices.jsonl'})" in report
     assert 'messages[0].content: "You total invoices carefully." -> "You total invoices quickly."' in report
     assert "config drift: task.system_prompt" in report
 
@@ -39,9 +39,9 @@ def test_golden_trace_fails_on_a_prompt_change_until_recorded_again(pytester: py
 
 
 def test_without_the_switch_nothing_is_recorded(pytester: pytest.Pytester) -> None:
-    """A missing golden trace fails the test (exit 2 of the replay) instead of being recorded quietly."""
+    """A missing golden trace fails the test, naming the switch that records it, instead of being recorded quietly."""
     pytester.makepyfile(prompts="SYSTEM_PROMPT = 'x'", test_agent=TEST_FILE)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(failed=1)
-    assert "cannot replay traces/invoices.jsonl: no trace at traces/invoices.jsonl" in result.stdout.str()
+    assert f"no golden trace at {pytester.path / 'traces' / 'invoices.jsonl'}; record it with `pytest --record-traces`" in result.stdout.str()
     assert not (pytester.path / "traces").exists()

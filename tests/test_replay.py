@@ -13,14 +13,14 @@ import orjson
 import pytest
 from omegaconf import OmegaConf
 
-from agent.build import build_run
+from agent_harness.build import build_run
 from agent.llm.scripted import ScriptedLLM
 from agent.loop import AgentRun, drive, start_state
 from agent.runtime import Runtime
 from agent.tools import Toolbox, ToolContext, ToolOutput
 from tests.conftest import agent, one_line_error
 from tracing.reader import read_trace
-from tracing.replay import Divergence, ReplayLLM, ReplaySession, ReplayTools
+from tracing.replay import Diverged, ReplayLLM, ReplaySession, ReplayTools
 from tracing.writer import TraceWriter, make_header
 
 Compose = Callable[..., Any]
@@ -81,12 +81,12 @@ class TestReplayMatches:
         assert [r["state"]["sha256"] for r in again[1:-1]] == [r["state"]["sha256"] for r in original[1:-1]]
         assert (again[-1]["status"], again[-1]["answer"], again[-1]["steps"]) == (original[-1]["status"], original[-1]["answer"], 6)
 
-    def test_replay_writes_its_own_run_dir_and_leaves_the_trace_alone(self, recorded: Path, tmp_path: Path) -> None:
-        """The original trace is byte for byte and time for time the same after a replay."""
+    def test_replay_writes_nothing_and_leaves_the_trace_alone(self, recorded: Path, tmp_path: Path) -> None:
+        """The original trace is byte for byte and time for time the same after a replay, which writes no file of its own."""
         before = (recorded.read_bytes(), recorded.stat().st_mtime_ns)
         assert agent("replay", str(recorded), cwd=tmp_path).returncode == 0
         assert (recorded.read_bytes(), recorded.stat().st_mtime_ns) == before
-        assert list((tmp_path / "outputs").iterdir())
+        assert list(tmp_path.iterdir()) == []
 
     @pytest.mark.parametrize("mode", [["tools=live"], ["llm=scripted"], ["replay.config=current"]])
     def test_mixed_modes_and_current_config_replay_an_unchanged_agent(self, recorded: Path, tmp_path: Path, mode: list[str]) -> None:
@@ -110,7 +110,7 @@ class TestReplayMatches:
             "def refuse(*args, **kwargs):\n"
             "    raise OSError('network use during replay')\n"
             "socket.socket = refuse; socket.create_connection = refuse; socket.getaddrinfo = refuse\n"
-            "from agent.cli import main\n"
+            "from agent_harness.cli import main\n"
             f"sys.argv = ['agent', 'replay', {str(recorded)!r}]\n"
             "main()\n"
         )
@@ -190,10 +190,10 @@ class TestDivergence:
         original = agent.loop.tool_message
         monkeypatch.setattr(agent.loop, "tool_message", lambda result: {**original(result), "content": f"result: {original(result)['content']}"})
         run, session = replaying(tmp_path / "t.jsonl", tools=dict(build_run(compose_config()).tools.functions))
-        with pytest.raises(Divergence) as caught:
+        with pytest.raises(Diverged) as caught:
             drive(run, session.check_step)
-        assert (caught.value.step, caught.value.what) == (0, "state")
-        changed = {d.path: (d.expected, d.actual) for d in caught.value.found}
+        assert (caught.value.divergence.step, caught.value.divergence.what) == (0, "state")
+        changed = {d.path: (d.expected, d.actual) for d in caught.value.divergence.found}
         assert changed["messages[3].content"] == ('["invoices.csv"]', 'result: ["invoices.csv"]')
 
     def test_tool_memory_update_the_code_now_computes_otherwise_is_named(self, tmp_path: Path) -> None:
@@ -211,9 +211,9 @@ class TestDivergence:
         script = [{"tool_calls": [{"name": "keep", "arguments": {"key": "k", "value": "abc"}}]}, {"content": "done"}]
         record(AgentRun(state=start_state(system_prompt="s", prompt="p"), llm=ScriptedLLM(script=script), tools=Toolbox(workspace=tmp_path, tools={"keep": keep}), runtime=Runtime(), max_steps=3), tmp_path / "t.jsonl")
         run, session = replaying(tmp_path / "t.jsonl", tools={"keep": keep_upper}, workspace=tmp_path)
-        with pytest.raises(Divergence) as caught:
+        with pytest.raises(Diverged) as caught:
             drive(run, session.check_step)
-        assert caught.value.step == 0 and [(d.path, d.expected, d.actual) for d in caught.value.found] == [("state.memory.k", "abc", "ABC")]
+        assert caught.value.divergence.step == 0 and [(d.path, d.expected, d.actual) for d in caught.value.divergence.found] == [("state.memory.k", "abc", "ABC")]
 
     def test_system_prompt_changed_under_current_config_is_named_with_drift(self, recorded: Path, tmp_path: Path) -> None:
         """Today's config with another system prompt diverges at step 0's request and names the drifted key."""
@@ -230,9 +230,9 @@ class TestDivergence:
         script = OmegaConf.to_container(cfg.task.script, resolve=True)
         script[2] = {"tool_calls": [{"name": "calculator", "arguments": {"expression": "1 + 1"}}]}
         run, session = replaying(tmp_path / "t.jsonl", tools=dict(build_run(compose_config()).tools.functions), llm=ScriptedLLM(script=script))
-        with pytest.raises(Divergence) as caught:
+        with pytest.raises(Diverged) as caught:
             drive(run, session.check_step)
-        found = caught.value
+        found = caught.value.divergence
         assert (found.step, found.call, found.what) == (2, 0, "tool_call")
         assert [(d.path, d.actual) for d in found.found] == [("arguments.expression", "1 + 1")]
         assert "step 2, tool call 0" in found.report()
@@ -289,7 +289,7 @@ class TestUntrustedTraces:
         ("args", "words"),
         [
             (["nothere.jsonl"], "no trace at nothere.jsonl"),
-            ([], "replay needs a trace file"),
+            ([], "replay needs one trace file"),
             (["{trace}", "replay.config=yesterday"], "expected one of: recorded, current"),
             (["{trace}", "nosuchkey=1"], "Could not override 'nosuchkey'"),
         ],

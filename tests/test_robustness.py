@@ -17,9 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import AGENT, agent
+from tests.conftest import AGENT, agent, run_in_process
 from tracing.errors import TraceError
-from tracing.pytest_plugin import run_agent
 from tracing.reader import read_trace
 
 LONG_STEPS = 50_000  # long enough that a kill within 0.4 s of the first steps lands mid-run (a step is ~30-60 µs)
@@ -50,7 +49,7 @@ def run_cli(*args: str, cwd: Path) -> tuple[int, str, str]:
     previous = Path.cwd()
     os.chdir(cwd)
     try:
-        return run_agent(*args)
+        return run_in_process(*args)
     finally:
         os.chdir(previous)
 
@@ -226,7 +225,7 @@ class TestHostileInput:
         (tmp_path / "big.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
         # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) pytest process that forked us.
         code = (
-            "import sys; from agent.cli import main\ntry:\n    main(['trace', 'inspect', 'big.jsonl'])\nexcept SystemExit:\n    pass\n"
+            "import sys; from agent_harness.cli import main\ntry:\n    main(['trace', 'inspect', 'big.jsonl'])\nexcept SystemExit:\n    pass\n"
             "print([line for line in open('/proc/self/status') if line.startswith('VmHWM')][0].split()[1], file=sys.stderr)"
         )
         done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)

@@ -98,7 +98,7 @@ def test_jobs_pointed_at_one_trace_never_share_it(tmp_path: Path) -> None:
     assert [line.split()[1] for line in inspect.stdout.splitlines() if line[:1].isdigit()] == ["finished", "failed"]
     assert "(no trace)" in inspect.stdout
     replay = agent("replay", str(folder), cwd=tmp_path, timeout=300)
-    assert replay.returncode == 1 and "job 1: not replayable (no trace): job failed" in replay.stdout
+    assert replay.returncode == 1 and "job 1: not replayable: no trace (job failed" in replay.stdout
     assert "sweep replay: 2 jobs, 1 matched, 0 diverged, 1 not replayable" in replay.stdout
 
 

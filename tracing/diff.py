@@ -175,15 +175,3 @@ def render(diff: TraceDiff) -> Iterator[str]:
     else:
         yield "end: same"
     yield "identical apart from times and latencies" if diff.identical else "the traces differ"
-
-
-def run_diff(a: Path, b: Path, *, as_json: bool) -> int:
-    """`agent trace diff A B`: print the comparison; 0 when identical apart from times, 1 when they differ."""
-    # An edited trace is diffed, not refused: what was changed is what the user wants to see.
-    diff = compare(read_trace(a, check_prompts=False), read_trace(b, check_prompts=False))
-    if as_json:
-        print(orjson.dumps(diff.as_dict(), default=str).decode())
-    else:
-        for line in render(diff):
-            print(line)
-    return 0 if diff.identical else 1

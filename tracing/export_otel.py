@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -46,13 +45,13 @@ MAX_STATUS_MESSAGE = 300
 """Error texts can quote tool arguments: a status message keeps their start only."""
 
 
-def run_export(path: Path, *, output: Path | None) -> None:
-    """`agent trace export`: write the trace at ``path`` as OTLP JSON to ``output`` or standard output."""
-    data = orjson.dumps(export(read_trace(path))) + b"\n"
-    if output is None:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
+def export_bytes(path: Path) -> bytes:
+    """The trace at ``path`` as OTLP JSON, one line."""
+    return orjson.dumps(export(read_trace(path))) + b"\n"
+
+
+def write_new(output: Path, data: bytes) -> None:
+    """Write ``data`` to ``output``, which must not exist yet (an export never overwrites a file)."""
     try:
         with output.open("xb") as file:  # "x": refuse an existing file without a check-then-write race
             file.write(data)

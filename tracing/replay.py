@@ -25,6 +25,7 @@ from agent.state import History, chain_digest, summary_hash
 from agent.tools.schema import tool_schema
 from tracing.errors import TraceError
 from tracing.reader import Trace
+from tracing.text import printable
 
 What = Literal["llm_request", "tool_call", "state", "end"]
 
@@ -80,16 +81,24 @@ def _short(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
-class Divergence(Abort):
-    """The replayed agent did something other than the recording: where, what, and how it differs."""
+@dataclass(frozen=True, slots=True)
+class Divergence:
+    """Where and how a replay first did something other than the recording (a value; ``Diverged`` carries it)."""
 
-    def __init__(self, *, trace: Path, step: int, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None) -> None:
-        self.trace, self.step, self.what, self.summary = trace, step, what, summary
-        self.found = list(found)
-        self.call = call
-        self.likely_cause = CODE_CHANGED
-        self.config_drift: list[str] = []
-        super().__init__(f"replay diverged at step {step}: {summary}")
+    trace: Path
+    step: int
+    what: What
+    summary: str
+    found: tuple[Difference, ...] = ()
+    call: int | None = None
+    """The tool call's position in the step, when a tool call differs."""
+    call_text: str | None = None
+    """The recorded tool call as ``name(arguments)``, when one is concerned."""
+    config_drift: tuple[str, ...] = ()
+    likely_cause: str = CODE_CHANGED
+
+    def __str__(self) -> str:
+        return self.report()
 
     def report(self) -> str:
         """The divergence as text: where, what, recorded against current per field, likely cause."""
@@ -102,17 +111,28 @@ class Divergence(Abort):
             "trace": str(self.trace),
             "step": self.step,
             "call": self.call,
+            "call_text": self.call_text,
             "what": self.what,
             "summary": self.summary,
             "differences": [{"path": d.path, "expected": d.expected, "actual": d.actual} for d in self.found],
-            "config_drift": self.config_drift,
+            "config_drift": list(self.config_drift),
             "likely_cause": self.likely_cause,
         }
 
 
+class Diverged(Abort):
+    """Raised inside a replay at the first difference; ``divergence`` says where and how."""
+
+    def __init__(self, divergence: Divergence) -> None:
+        self.divergence = divergence
+        super().__init__(f"replay diverged at step {divergence.step}: {divergence.summary}")
+
+
 def divergence_report(divergence: Mapping[str, Any]) -> str:
-    """The text report of a divergence given as ``Divergence.as_dict()`` data (also read back from --json)."""
-    where = f"step {divergence['step']}" + (f", tool call {divergence['call']}" if divergence.get("call") is not None else "")
+    """The text report of a divergence given as ``Divergence.as_dict()`` data."""
+    where = f"step {divergence['step']}"
+    if divergence.get("call") is not None:
+        where += f", tool call {divergence['call']}" + (f" {divergence['call_text']}" if divergence.get("call_text") else "")
     lines = [
         f"replay DIVERGED at {where} ({divergence['trace']})",
         f"what differs: {_WHAT_TEXT[divergence['what']]}: {divergence['summary']}",
@@ -123,7 +143,7 @@ def divergence_report(divergence: Mapping[str, Any]) -> str:
     if divergence["config_drift"]:
         lines.append(f"config drift: {', '.join(divergence['config_drift'])}")
     lines.append(f"likely cause: {divergence['likely_cause']}")
-    return "\n".join(lines)
+    return printable("\n".join(lines))
 
 
 class RecordingEnded(Abort):
@@ -136,23 +156,37 @@ class RecordedFailure(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class ReplayResult:
-    """A replay that matched every recorded step."""
+    """What a replay found: every step matched (``ok``), or the first ``divergence``."""
 
     trace: Path
     steps: int
-    cut_off: bool
+    """Steps that matched."""
+    cut_off: bool = False
     """Whether the recording stops before its run ended (cut off by a crash, or interrupted)."""
-    config_drift: list[str] = field(default_factory=list)
+    config_drift: tuple[str, ...] = ()
+    divergence: Divergence | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step matched."""
+        return self.divergence is None
+
+    def __str__(self) -> str:
+        return self.line() if self.divergence is None else self.divergence.report()
 
     def line(self) -> str:
-        """One line for the terminal."""
+        """One line for the terminal (the report's first line when it diverged)."""
+        if self.divergence is not None:
+            return self.divergence.report().splitlines()[0]
         ends = "; the recording ends there (the run was cut off or interrupted)" if self.cut_off else ""
         drift = f"; config drift: {', '.join(self.config_drift)}" if self.config_drift else ""
-        return f"replay OK: {self.steps} steps matched{ends}{drift} ({self.trace})"
+        return printable(f"replay OK: {self.steps} steps matched{ends}{drift} ({self.trace})")
 
     def as_dict(self) -> dict[str, Any]:
         """The result as JSON data."""
-        return {"result": "ok", "trace": str(self.trace), "steps": self.steps, "cut_off": self.cut_off, "config_drift": self.config_drift}
+        if self.divergence is not None:
+            return self.divergence.as_dict()
+        return {"result": "ok", "trace": str(self.trace), "steps": self.steps, "cut_off": self.cut_off, "config_drift": list(self.config_drift)}
 
 
 def _normalized(value: Any) -> Any:
@@ -171,27 +205,82 @@ def _digest(messages: Sequence[Any]) -> str:
     return messages.digest() if isinstance(messages, History) else chain_digest(messages)
 
 
-class ReplaySession:
-    """Where a replay is in its trace, and the checks of each step against the recording."""
+def _call_text(name: str, arguments: str) -> str:
+    """A tool call as ``name(key=value, ...)``, short enough for a report line."""
+    args = _arguments(arguments)
+    inner = ", ".join(f"{k}={_short(v)}" for k, v in args.items()) if isinstance(args, dict) else _short(args)
+    text = f"{name}({inner})"
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…)"
 
-    def __init__(self, trace: Trace) -> None:
+
+class ReplaySession:
+    """Where a replay is in its trace, and the checks of each step against the recording.
+
+    ``config_drift`` (the settings that differ from the recording's, found by whoever built the
+    replay) and which backends answer from the recording (``ReplayLLM`` and ``ReplayTools`` say so
+    when they are built with the session) are the facts a divergence's likely cause is derived from.
+    """
+
+    def __init__(self, trace: Trace, *, config_drift: Sequence[str] = ()) -> None:
         self.trace = trace
         self.step = 0
+        self.config_drift = tuple(config_drift)
+        self.llm_replayed = False
+        self.tools_replayed = False
         self._call = 0
         self._clock = 0
         self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
         self._edited = set(trace.edited)
 
-    def _diverged(self, **details: Any) -> Divergence:
-        """A Divergence at this step, naming an edit of the trace as its cause when one explains it."""
-        divergence = Divergence(trace=self.trace.path, step=self.step, **details)
+    def _diverged(self, *, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None, step: int | None = None) -> Diverged:
+        """The Diverged error at this step, with the likely cause derived from what differs."""
+        step = self.step if step is None else step
+        call_text = None
+        if call is not None and step < len(self.trace.steps) and call < len(self.trace.steps[step]["tool_calls"]):
+            recorded = self.trace.steps[step]["tool_calls"][call]
+            call_text = _call_text(recorded["name"], recorded["arguments"])
+        divergence = Divergence(
+            trace=self.trace.path,
+            step=step,
+            what=what,
+            summary=summary,
+            found=tuple(found),
+            call=call,
+            call_text=call_text,
+            config_drift=self.config_drift,
+            likely_cause=self._likely_cause(what, found, step),
+        )
+        return Diverged(divergence)
+
+    def _likely_cause(self, what: What, found: Sequence[Difference], step: int) -> str:
+        """The likeliest reason for a difference, from the facts: an edit, drift, a live backend, the kind of field."""
         edited = min(self._edited, default=None)
-        if edited is not None and edited <= self.step + 1:
+        if edited is not None and edited <= step + 1:
             # A response or tool output changed in the trace shows in the next step's rebuilt prompt.
-            divergence.likely_cause = (
-                f"the trace was edited after recording: the messages it holds for step {edited} do not match the sha256 recorded with them"
-            )
-        return divergence
+            return f"the trace was edited after recording: the messages it holds for step {edited} do not match the sha256 recorded with them"
+        if self.config_drift:
+            return "the config differs from the recording's (see config drift)"
+        paths = " ".join(d.path for d in found)
+        tool_output = ".role" not in paths and any(d.path.startswith("messages[") and self._is_tool_message(d.path, step) for d in found)
+        if not self.tools_replayed and (what == "state" or tool_output):
+            return "today's tools (tools=live) returned another output or memory update than the recorded ones"
+        if not self.llm_replayed and what in ("tool_call", "state", "end"):
+            return "the live model (mixed mode) answered otherwise than the recorded one"
+        if what == "llm_request" and paths.startswith("tools"):
+            return "a tool's signature, docstring or the tool list changed since the recording"
+        if what == "llm_request" and ("model" in paths.split(".")[0] or paths.startswith("params")):
+            return "the model or its sampling settings changed since the recording"
+        if tool_output:
+            return "the text a tool's output becomes for the model changed (the agent's code changed since the recording)"
+        return CODE_CHANGED
+
+    def _is_tool_message(self, path: str, step: int) -> bool:
+        prompts = self.trace.prompts
+        match = re.match(r"messages\[(\d+)\]", path)
+        if not match or step >= len(prompts):
+            return False
+        index = int(match[1])
+        return index < len(prompts[step]) and prompts[step][index].get("role") == "tool"
 
     def _recorded(self) -> dict[str, Any]:
         """The recorded step the run is at; past the recording's end the run diverges or the recording ended."""
@@ -203,7 +292,7 @@ class ReplaySession:
         if end["status"] == "error":  # the recorded model call failed here: fail the same way
             raise RecordedFailure(end.get("error") or "the recorded LLM call failed")
         msg = f"the agent goes on to step {self.step}; the recording ended after {len(self.trace.steps)} steps"
-        raise Divergence(trace=self.trace.path, step=self.step, what="end", summary=msg)
+        raise self._diverged(what="end", summary=msg)
 
     def clock(self) -> float:
         """The next clock value the recording handed out in this step (its last one when they run out)."""
@@ -220,29 +309,11 @@ class ReplaySession:
     def respond(self, request: LLMRequest) -> LLMResponse:
         """The recorded response, after checking that ``request`` is the recorded one."""
         recorded = self._recorded()
-        found: list[Difference] = []
-        messages = request.messages
-        if _digest(messages) != recorded["messages"]["sha256"]:
-            found += message_differences(self.trace.prompts[self.step], messages)
-        tools, normalized = self._tools_seen
-        if request.tools is not tools:  # the toolbox hands the same tuple every step: normalize once
-            normalized = _normalized(list(request.tools))
-            self._tools_seen = (request.tools, normalized)
-        if normalized != recorded["tools"]:
-            found += differences(recorded["tools"], normalized, prefix="tools")
-        if request.model != recorded["model"] or _normalized(dict(request.params)) != recorded["params"]:
-            found += differences({"model": recorded["model"], "params": recorded["params"]}, {"model": request.model, "params": _normalized(dict(request.params))})
+        found = request_differences(self, request, recorded)
         if found:
             summary = f"{', '.join(sorted({d.path.split('[')[0].split('.')[0] for d in found}))} differ"
             raise self._diverged(what="llm_request", summary=summary, found=found)
-        response = recorded["response"]
-        usage = response.get("usage")
-        return LLMResponse(
-            message=response["message"],
-            tool_calls=tool_calls_in(response["message"]),
-            usage=Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
-            latency_s=response.get("latency_s", 0.0),
-        )
+        return recorded_response(recorded)
 
     def _check_call(self, call: ToolCall, number: int) -> dict[str, Any]:
         recorded_calls = self._recorded()["tool_calls"]
@@ -297,11 +368,26 @@ class ReplaySession:
         found = differences(expected, summary, prefix="state")
         after = self.step + 1
         if after < len(self.trace.prompts) and after not in self._edited and expected.get("messages") != summary["messages"]:
-            # The next recorded prompt is the recorded history after this step: show the messages that differ.
-            found += message_differences(self.trace.prompts[after], step.state.messages)
+            # The next recorded prompt is the recorded history after this step: show the messages that differ,
+            # in place of the history's digest and count, which only say that something did.
+            messages = message_differences(self.trace.prompts[after], step.state.messages)
+            found = [d for d in found if not d.path.startswith("state.messages.")] + messages
         if not found:  # every field as recorded, yet the hash differs
             found = [Difference("state.sha256", recorded["sha256"], summary_hash(summary))]
-        raise self._diverged(what="state", summary="the state after the step differs", found=found)
+        call = self._tool_call_of(found, after)
+        raise self._diverged(what="state", summary="the state after the step differs", found=found, call=call)
+
+    def _tool_call_of(self, found: Sequence[Difference], prompt_index: int) -> int | None:
+        """The tool call of this step whose message differs, when a tool message explains the difference."""
+        prompts = self.trace.prompts
+        for d in found:
+            match = re.match(r"messages\[(\d+)\]", d.path)
+            if match and prompt_index < len(prompts) and int(match[1]) < len(prompts[prompt_index]):
+                message = prompts[prompt_index][int(match[1])]
+                ids = [c["id"] for c in self.trace.steps[self.step]["tool_calls"]]
+                if message.get("role") == "tool" and message.get("tool_call_id") in ids:
+                    return ids.index(message["tool_call_id"])
+        return None
 
     def finish(self, outcome: Outcome) -> ReplayResult:
         """Check how the run ended against the end record (a cut-off trace has none to check)."""
@@ -311,15 +397,64 @@ class ReplaySession:
             actual = {"status": outcome.status, "steps": outcome.steps, "answer": outcome.answer}
             if expected != actual:
                 summary = f"the run ends {outcome.status} after {outcome.steps} steps; the recording ended {end['status']} after {end['steps']}"
-                raise Divergence(trace=self.trace.path, step=outcome.steps, what="end", summary=summary, found=differences(expected, actual))
-        return ReplayResult(trace=self.trace.path, steps=outcome.steps, cut_off=end is None or end["status"] == "interrupted")
+                raise self._diverged(what="end", summary=summary, found=differences(expected, actual), step=outcome.steps)
+        return ReplayResult(trace=self.trace.path, steps=outcome.steps, cut_off=end is None or end["status"] == "interrupted", config_drift=self.config_drift)
+
+
+def request_differences(session: ReplaySession, request: LLMRequest, recorded: Mapping[str, Any]) -> list[Difference]:
+    """How ``request`` differs from the recorded step's request: prompt, tool schemas, model and parameters."""
+    found: list[Difference] = []
+    messages = request.messages
+    if _digest(messages) != recorded["messages"]["sha256"]:
+        found += message_differences(session.trace.prompts[session.step], messages)
+    tools, normalized = session._tools_seen  # noqa: SLF001 - the session's cache of the toolbox's schemas
+    if request.tools is not tools:  # the toolbox hands the same tuple every step: normalize once
+        normalized = _normalized(list(request.tools))
+        session._tools_seen = (request.tools, normalized)  # noqa: SLF001
+    if normalized != recorded["tools"]:
+        found += differences(recorded["tools"], normalized, prefix="tools")
+    if request.model != recorded["model"] or _normalized(dict(request.params)) != recorded["params"]:
+        found += differences({"model": recorded["model"], "params": recorded["params"]}, {"model": request.model, "params": _normalized(dict(request.params))})
+    return found
+
+
+def recorded_response(recorded: Mapping[str, Any]) -> LLMResponse:
+    """The LLMResponse a step record holds."""
+    response = recorded["response"]
+    usage = response.get("usage")
+    return LLMResponse(
+        message=response["message"],
+        tool_calls=tool_calls_in(response["message"]),
+        usage=Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
+        latency_s=response.get("latency_s", 0.0),
+    )
+
+
+def _json_text(value: Any) -> Any:
+    """The JSON a text holds, when it is a JSON object or array; None otherwise."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return None
+    return None
 
 
 def message_differences(recorded: Sequence[Any], current: Sequence[Any]) -> list[Difference]:
-    """The first message that differs between two histories, field by field (not the whole history)."""
+    """The first message that differs between two histories, field by field (not the whole history).
+
+    A content that is JSON text on both sides (a structured tool output) is compared as JSON, so the
+    report names the path inside it instead of two long strings that look alike.
+    """
     for index in range(min(len(recorded), len(current))):
         if recorded[index] != current[index]:
-            return differences(recorded[index], current[index], prefix=f"messages[{index}]")
+            a, b = recorded[index], current[index]
+            prefix = f"messages[{index}]"
+            parsed = (_json_text(a.get("content")), _json_text(b.get("content"))) if isinstance(a, Mapping) and isinstance(b, Mapping) else (None, None)
+            if parsed[0] is not None and parsed[1] is not None:
+                rest = {k: v for k, v in a.items() if k != "content"}, {k: v for k, v in b.items() if k != "content"}
+                return differences(parsed[0], parsed[1], prefix=f"{prefix}.content") + differences(*rest, prefix=prefix)
+            return differences(a, b, prefix=prefix)
     return [Difference("messages (count)", len(recorded), len(current))]
 
 
@@ -335,6 +470,7 @@ class ReplayLLM:
 
     def __init__(self, *, session: ReplaySession | None = None) -> None:
         self.session = _required(session, "llm")
+        self.session.llm_replayed = True
 
     @property
     def model(self) -> str:
@@ -365,6 +501,7 @@ class ReplayTools:
     def __init__(self, *, session: ReplaySession | None = None, tools: Mapping[str, Callable[..., Any]], workspace: Any = None) -> None:
         del workspace  # accepted so the live toolbox's config can be reused as is; nothing is touched
         self.session = _required(session, "tools")
+        self.session.tools_replayed = True
         self.schemas = tuple(tool_schema(name, fn) for name, fn in tools.items())
 
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Any) -> ToolResult:

@@ -2,7 +2,7 @@
 
 A trace may come from someone else: nothing in its config is run, composed as code or trusted.
 Its values are taken literally (interpolations escaped), its ``hydra``, ``defaults`` and
-``allowed_targets`` keys are dropped, and every ``_target_`` must belong to this project or to a
+run-specific keys are dropped, and every ``_target_`` must belong to this project or to a
 module today's config allows.
 """
 
@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tracing.replay import Difference, differences
 from tracing.secrets import REDACTED
 
-if TYPE_CHECKING:
-    from tracing.replay import Difference
-
 PROJECT_PACKAGES = ("agent", "tracing")
-MODES = ("recorded", "current")
-# Keys that differ between any two runs, or that the replay sets itself: never config drift.
-RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "tools.workspace", "replay", "allowed_targets")
-# Keys of a recorded config a replay never takes over from a trace.
-_UNTRUSTED = ("hydra", "defaults", "allowed_targets", "trace", "tracePath", "traceFsync", "replay")
-
-_OVERRIDE_KEY = re.compile(r"^(?:~|\+\+|\+)?([^=@~]+)")
-
-
-def override_key(override: str) -> str:
-    """The key or group an override sets: ``+llm.model=x`` -> ``llm.model``, ``task=a`` -> ``task``."""
-    match = _OVERRIDE_KEY.match(override)
-    return match[1] if match else override
+RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "run_dir", "replay", "allowed_targets", "hydra", "defaults")
+"""Top-level keys that belong to one run (or to the machine it ran on), never to what it did: a replay
+takes none of them from a trace, and they are never config drift (nor is a toolbox's workspace)."""
 
 
 def _targets(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -69,72 +57,30 @@ def _literal(value: Any) -> Any:
     return value
 
 
-def group_choices(overrides: Sequence[str]) -> dict[str, str]:
-    """The config groups that overrides choose an option for: ``tools=live`` -> ``{"tools": "live"}``."""
-    choices = {}
-    for override in overrides:
-        key = override_key(override)
-        if "." not in key and "=" in override and not override.startswith("~"):
-            choices[key] = override.split("=", 1)[1]
-    return choices
+def recorded_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace's recorded config as a replay takes it: literal values, run-specific keys left out."""
+    kept = {k: v for k, v in config.items() if k not in RUN_SPECIFIC}
+    if isinstance(kept.get("tools"), Mapping):  # the recording's workspace folder is its own; a replay gets a fresh one
+        kept["tools"] = {k: v for k, v in kept["tools"].items() if k != "workspace"}
+    return _literal(kept)
 
 
-def recorded_run(config: Mapping[str, Any], *, recorded_choices: Mapping[str, Any], user_choices: Mapping[str, str]) -> dict[str, Any]:
-    """The trace's config as the ``recorded_run`` node of conf/replay.yaml.
-
-    A group the user picks another option for keeps none of its recorded values (they belong to
-    the other option); the same option keeps them. The llm is replayed unless chosen, and of the
-    tools section only the tool list is kept, for the schemas the replay toolbox sends.
-    """
-    node = {k: v for k, v in config.items() if k not in _UNTRUSTED and k not in ("llm", "tools")}
-    for group, option in user_choices.items():
-        if group in node and option != recorded_choices.get(group):
-            del node[group]
-    llm, tools = config.get("llm"), config.get("tools")
-    if "llm" in user_choices and user_choices["llm"] == recorded_choices.get("llm") and isinstance(llm, Mapping):
-        node["llm"] = {k: v for k, v in llm.items() if k != "_target_"}
-    tools_kept = user_choices.get("tools", "replay") in ("replay", recorded_choices.get("tools"))
-    if tools_kept and isinstance(tools, Mapping) and isinstance(tools.get("tools"), Mapping):
-        node["tools"] = {"tools": tools["tools"]}
-    return _literal(node)
+def _comparable(config: Mapping[str, Any], *, llm_replayed: bool) -> dict[str, Any]:
+    copy = {k: v for k, v in config.items() if k not in RUN_SPECIFIC}
+    if llm_replayed:
+        copy.pop("llm", None)  # the replay LLM has no settings to compare
+    if isinstance(copy.get("tools"), Mapping):
+        # Of a toolbox only its tool list decides what the agent sees (a replay toolbox has no workspace).
+        copy["tools"] = {"tools": copy["tools"].get("tools")}
+    return copy
 
 
-def replay_overrides(header: Mapping[str, Any], user: Sequence[str], mode: str) -> list[str]:
-    """Hydra overrides of a replay: the recording's, then the user's, which win."""
-    taken = {override_key(o) for o in user}
-    llm_replayed = "llm" not in taken
-    if mode == "recorded":
-        # The recorded agent and task sections come whole with recorded_run: today's group options
-        # are left out rather than merged under them, so an option missing or changed today is no matter.
-        recorded = [f"~{group}" for group in ("agent", "task") if isinstance(header.get("config", {}).get(group), Mapping)]
-    else:
-        recorded = [str(o) for o in header.get("overrides", [])]
-
-    def keep(override: str) -> bool:
-        key = override_key(override)
-        if key in taken or key.split(".")[0] in _UNTRUSTED or key.startswith("hydra/"):
-            return False
-        if key in ("llm", "tools"):
-            return False  # the replay's own groups
-        return not (llm_replayed and key.startswith("llm."))  # the replay LLM has no model settings
-
-    return [o for o in recorded if keep(o)] + list(user)
-
-
-def config_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[Difference]:
+def config_differences(recorded: Mapping[str, Any], current: Mapping[str, Any], *, llm_replayed: bool = False) -> list[Difference]:
     """Field-level differences between two resolved configs, leaving out what differs between any two runs."""
-    from tracing.replay import differences
-
-    def without_run_specific(config: Mapping[str, Any]) -> dict[str, Any]:
-        copy = {k: v for k, v in config.items() if k not in RUN_SPECIFIC}
-        if isinstance(copy.get("tools"), Mapping):
-            copy["tools"] = {k: v for k, v in copy["tools"].items() if k != "workspace"}
-        return copy
-
-    return differences(without_run_specific(recorded), without_run_specific(current))
+    a, b = _comparable(recorded, llm_replayed=llm_replayed), _comparable(current, llm_replayed=llm_replayed)
+    return [] if a == b else differences(a, b)  # deepdiff only when something differs: it costs ~100 ms to import
 
 
-def config_drift(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
-    """Dotted keys whose values differ between a recorded and today's resolved config."""
-    # One name per changed setting: a changed list item is reported as the list's key.
-    return sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in config_differences(recorded, current)})
+def replay_drift(recorded: Mapping[str, Any], current: Mapping[str, Any], *, llm_replayed: bool) -> list[str]:
+    """Dotted keys whose values differ between a recorded and a replay's resolved config (one name per changed setting)."""
+    return sorted({re.sub(r"\[\d+\].*$", "", d.path) for d in config_differences(recorded, current, llm_replayed=llm_replayed)})

@@ -235,7 +235,7 @@ class TraceWriter:
         try:
             outcome = drive(run, self.write_step if each_step is None else write_then)
         except Abort as err:
-            self.write_end(Outcome("error", run.state, error=str(err), usage=run.usage))
+            self.write_end(run.ending("error", error=str(err)))
             raise
         self.write_end(outcome)
         return outcome

@@ -1,0 +1,534 @@
+"""The public API: run (and record), replay, fork, diff, read and inspect, composed once, here.
+
+The CLI, the pytest plugin, sweep replay, the tests and the benchmarks call these; none of them
+builds a replay of its own. Nothing here touches process-global state (``sys.argv``,
+``os.environ``, stdout, ``gc``): two replays in one process, or in two threads, give what two
+processes give.
+
+    import agent_harness as ah
+
+    result = ah.run("task=recipes", trace="recipes.jsonl")
+    check = ah.replay("recipes.jsonl")
+    assert check.ok, check          # str(check) is the divergence report
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from typing import TYPE_CHECKING
+
+from agent_harness.errors import ConfigError
+from tracing.errors import TraceError
+from tracing.reader import Trace, TraceStream, read_trace
+from tracing.sweep import DEFAULT_TRACE
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from agent.records import Outcome, Step
+    from agent_harness.compose import Override
+    from tracing.replay import ReplayResult, ReplaySession
+
+# Hydra, OmegaConf and the replay machinery are imported where they are used: `agent trace inspect`
+# goes through this module and must start fast.
+
+Mode = Literal["recorded", "current"]
+MODES: tuple[Mode, ...] = ("recorded", "current")
+
+# Modules whose versions go into a trace header when the run loaded them: they decide what it does.
+# Read from __version__ because importlib.metadata alone costs ~5 ms of start-up (bench/RESULTS-trace.md).
+_VERSIONED = {"agent": "agent-harness", "hydra": "hydra-core", "omegaconf": "omegaconf", "orjson": "orjson", "openai": "openai", "llama_cpp": "llama-cpp-python"}
+_RECORDING_KEYS = ("trace", "tracePath", "traceFsync")
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """A finished run: how it ended, where its files and its trace are."""
+
+    outcome: Outcome
+    run_dir: Path | None
+    trace: Path | None = None
+    forked_from: Path | None = None
+    """The parent trace, for a fork."""
+    forked_at: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run finished with an answer."""
+        return self.outcome.status == "finished"
+
+    @property
+    def failed_tool_calls(self) -> int:
+        """Tool calls that ended in an error result (the model saw the error)."""
+        return self.outcome.failed_tool_calls
+
+    def lines(self, prefix: str = "") -> list[str]:
+        """The closing lines a command prints for this run."""
+        outcome = self.outcome
+        head = f"{outcome.status} after {outcome.steps} steps" + (f": {outcome.error}" if outcome.error else "")
+        if self.forked_from is not None:
+            head = f"fork: steps 0-{self.forked_at} replayed as recorded ({self.forked_from}), then live: {head}"
+        lines = [head]
+        if outcome.failed_tool_calls:
+            lines.append(f"{outcome.failed_tool_calls} tool call{'s' if outcome.failed_tool_calls != 1 else ''} failed (the model saw the errors; `agent trace inspect` shows them)")
+        if outcome.answer is not None:
+            lines.append(f"answer: {outcome.answer}")
+        if self.run_dir is not None:
+            lines.append(f"run dir: {self.run_dir}")
+        if self.trace is not None:
+            lines.append(f"trace: {self.trace}")
+        return [prefix + line for line in lines]
+
+    def summary(self) -> dict[str, Any]:
+        """The run as JSON data (what a job's status.json holds)."""
+        outcome = self.outcome
+        return {
+            "status": outcome.status,
+            "steps": outcome.steps,
+            "answer": outcome.answer,
+            "error": outcome.error,
+            "failed_tool_calls": outcome.failed_tool_calls,
+            "usage": {"prompt_tokens": outcome.usage.prompt_tokens, "completion_tokens": outcome.usage.completion_tokens},
+            "trace": str(self.trace) if self.trace is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """What a trace header says about where a run's config came from, besides the config itself."""
+
+    overrides: Sequence[str] = ()
+    choices: Mapping[str, Any] = field(default_factory=dict)
+    job: Mapping[str, Any] = field(default_factory=dict)
+    parent: Mapping[str, Any] | None = None
+
+
+# --------------------------------------------------------------------------- run
+
+
+def run(*overrides: str, trace: str | Path | None = None, run_dir: str | Path | None = None, config: DictConfig | None = None) -> RunResult:
+    """Run the agent with today's conf and ``overrides`` (or an already composed ``config``); record it when ``trace`` is given.
+
+    The run's files (its workspace) go to ``run_dir`` (default: outputs/DATE/TIME under the current folder).
+    """
+    from agent_harness.compose import compose, default_run_dir, parse_overrides
+    parsed = parse_overrides(list(overrides))
+    if config is None:
+        composed = compose(list(overrides))
+        config, choices = composed.config, composed.choices
+    else:
+        choices = {}
+    folder = Path(run_dir) if run_dir is not None else default_run_dir()
+    _set(config, "run_dir", str(folder.resolve()))
+    if trace is not None:
+        _set(config, "trace", True)
+        _set(config, "tracePath", str(Path(trace).resolve()))
+    info = RunInfo(overrides=[o.text for o in parsed], choices=choices, job={"num": None, "name": "agent", "output_dir": str(folder.resolve())})
+    return execute(config, info)
+
+
+def _set(config: DictConfig, key: str, value: Any) -> None:
+    from omegaconf import OmegaConf
+
+    OmegaConf.set_struct(config, False)
+    OmegaConf.update(config, key, value, merge=False)
+    OmegaConf.set_struct(config, True)
+
+
+def execute(
+    config: DictConfig,
+    info: RunInfo,
+    *,
+    parts: Mapping[str, Any] | None = None,
+    each_step: Callable[[Step], object] | None = None,
+) -> RunResult:
+    """Build and drive one run from a composed config, through a trace writer when its ``trace`` setting is on.
+
+    ``parts`` (llm, tools, clock) are used instead of those the config names; ``each_step`` sees every
+    step after it is recorded (a replay checks it there).
+    """
+    from agent.loop import drive
+    from agent.records import Outcome
+    from agent.state import AgentState
+    from agent_harness.build import build_run
+    from agent_harness.compose import resolved
+
+    data = resolved(config)
+    run_dir = Path(data["run_dir"]) if data.get("run_dir") else None
+    writer = None
+    if data.get("trace"):  # opened first: a trace path in the way stops the run before anything happens
+        from tracing.writer import TraceWriter
+
+        writer = TraceWriter.create(Path(data["tracePath"]), header(data, info), fsync=data.get("traceFsync", "never"))
+    try:
+        run = build_run(config, **(parts or {}))
+    except ConfigError as err:
+        problem = f"cannot build the run from its config: {err}"
+        if writer is not None:  # the trace says why the run never started
+            with writer:
+                writer.write_end(Outcome("error", AgentState(), error=problem))
+        raise ConfigError(problem) from None
+    except BaseException:
+        if writer is not None:
+            writer.close()
+        raise
+    if writer is None:
+        outcome = drive(run, each_step or (lambda step: None))
+        return RunResult(outcome=outcome, run_dir=run_dir)
+    with writer:
+        outcome = writer.record(run, each_step)
+    return RunResult(outcome=outcome, run_dir=run_dir, trace=writer.path)
+
+
+def header(data: Mapping[str, Any], info: RunInfo) -> dict[str, Any]:
+    """The trace header of a run of the resolved config ``data``."""
+    from tracing.writer import make_header
+
+    versions = {"python": sys.version.split()[0]}
+    for module, distribution in _VERSIONED.items():
+        version = getattr(sys.modules.get(module), "__version__", None)
+        if version is not None:
+            versions[distribution] = str(version)
+    return make_header(
+        parent=info.parent,
+        config=data,
+        overrides=list(info.overrides),
+        choices=dict(info.choices),
+        job=dict(info.job),
+        versions=versions,
+    )
+
+
+# --------------------------------------------------------------------------- replay
+
+
+@dataclass
+class _Plan:
+    """A replay's config and the parts it builds, worked out from a trace, the user's overrides and the mode."""
+
+    trace: Trace
+    config: DictConfig
+    choices: dict[str, Any]
+    live: set[str]
+    """The groups (llm, tools) that run live instead of answering from the trace."""
+    overrides: list[Override]
+    recording: bool
+    """Whether the replay is recorded as a run of its own (trace=true)."""
+    drift: tuple[str, ...] = ()
+
+
+def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | None, *, live: Sequence[str] = ()) -> _Plan:
+    from omegaconf import OmegaConf
+
+    from agent_harness.compose import apply_overrides, compose, default_run_dir, parse_overrides, resolved
+    from tracing.replay_config import recorded_config, replay_drift
+
+    if mode not in MODES:
+        msg = f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}"
+        raise ConfigError(msg)
+    header = trace.header
+    parsed = parse_overrides(list(overrides))
+    recorded_choices = dict(header.get("choices") or {})
+    groups = {o.key: o for o in parsed if "." not in o.key and "/" not in o.key and not o.deletes and o.key in recorded_choices}
+    for group, override in list(groups.items()):
+        if group in ("llm", "tools") and override.value == "replay":
+            del groups[group]  # llm=replay, tools=replay: what a replay does anyway
+    live_groups = {g for g in ("llm", "tools") if g in groups} | set(live)
+    values = [o for o in parsed if o.key not in groups and not (o.key in ("llm", "tools") and o.value == "replay")]
+    if mode == "current":
+        taken = {o.key for o in parsed}
+        kept = [o for o in parse_overrides([str(x) for x in header.get("overrides", [])]) if _keep_recorded(o, taken, live_groups)]
+        composed = compose([o.text for o in kept] + [o.text for o in parsed if o.key not in _RECORDING_KEYS and o.root not in ("hydra",)])
+        config, choices = composed.config, {**composed.choices}
+    else:
+        # Today's defaults, each section the recording has replaced whole by the recorded one (never
+        # merged: a recorded tool list must not gain today's tools); what it lacks (an older trace) comes from today.
+        config = compose().config
+        OmegaConf.set_struct(config, False)
+        for key, value in recorded_config(header["config"]).items():
+            config[key] = value
+        choices = dict(recorded_choices)
+        if groups:
+            # A group given another option: today's conf composes that option, with the user's settings for it.
+            wanted = [o.text for o in parsed if o.key in groups or (o.root in groups and o.key not in groups)]
+            composed = compose(wanted)
+            for group, override in groups.items():
+                section = composed.config[group]
+                if override.value == recorded_choices.get(group) and isinstance(header["config"].get(group), Mapping):
+                    # The same option keeps its recorded settings (the live backend reads its own key again).
+                    mine = {k: v for k, v in recorded_config({group: header["config"][group]}).get(group, {}).items() if k != "_target_"}
+                    section = OmegaConf.merge(section, mine)
+                    section = OmegaConf.merge(section, composed.config[group]) if any(o.root == group and o.key != group for o in parsed) else section
+                OmegaConf.set_struct(config, False)
+                config[group] = section
+                choices[group] = override.value
+            values = [o for o in values if o.root not in groups]
+        apply_overrides(config, [o for o in values if o.root != "hydra"])
+    for group in ("llm", "tools"):
+        if group not in live_groups:
+            choices[group] = "replay"
+    folder = run_dir if run_dir is not None else default_run_dir()
+    _set(config, "run_dir", str(folder.resolve()))
+    if OmegaConf.select(config, "tracePath", default=None) is None:
+        _set(config, "tracePath", "${run_dir}/trace.jsonl")
+    recording = bool(OmegaConf.select(config, "trace", default=False))
+    if not recording:
+        _set(config, "trace", False)
+    plan = _Plan(trace=trace, config=config, choices=choices, live=live_groups, overrides=parsed, recording=recording)
+    plan.drift = tuple(replay_drift(header["config"], resolved(config), llm_replayed="llm" not in live_groups))
+    return plan
+
+
+def _keep_recorded(override: Override, taken: set[str], live: set[str]) -> bool:
+    """Whether a recorded override goes into a replay against today's conf."""
+    from tracing.replay_config import RUN_SPECIFIC
+
+    if override.key in taken or override.root in RUN_SPECIFIC or override.root == "hydra":
+        return False
+    if override.key in ("llm", "tools"):
+        return override.key in live and override.key not in taken
+    return not (override.root == "llm" and "llm" not in live)  # the replay LLM has no model settings
+
+
+def _allowed(config: DictConfig) -> list[str]:
+    from omegaconf import OmegaConf
+
+    from agent_harness.compose import compose
+
+    allowed = OmegaConf.select(config, "allowed_targets", default=None)
+    today = OmegaConf.select(compose().config, "allowed_targets", default=None)
+    return [str(m) for m in (list(allowed or []) + list(today or []))]
+
+
+def _check_targets(plan: _Plan) -> None:
+    """Refuse to build anything a trace names outside this project and today's allowed modules."""
+    from omegaconf import OmegaConf
+
+    from tracing.replay_config import foreign_targets
+
+    allowed = _allowed(plan.config)
+    foreign = foreign_targets(OmegaConf.to_container(plan.config, resolve=False), allowed) + foreign_targets(plan.trace.header["config"], allowed)
+    if foreign:
+        msg = (
+            f"{plan.trace.path} names code outside this project: {', '.join(sorted(set(foreign)))}; nothing was built. "
+            "If you trust it, list its module in allowed_targets (conf/config.yaml or allowed_targets=[module])"
+        )
+        raise ConfigError(msg)
+
+
+def _parts(plan: _Plan, session: ReplaySession) -> dict[str, Any]:
+    """The replay's llm and tools: recorded answers, or live backends for the groups asked for."""
+    from omegaconf import OmegaConf
+
+    from tracing.replay import ReplayLLM, ReplayTools
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        llm = instantiate(plan.config.llm) if "llm" in plan.live else ReplayLLM(session=session)
+        if "tools" in plan.live:
+            tools = instantiate(plan.config.tools)
+        else:
+            # Exactly the recorded tool set (resolved from today's code, so a changed signature shows), never today's list.
+            listed = OmegaConf.select(plan.config, "tools.tools", default=None)
+            tools = ReplayTools(session=session, tools=instantiate(listed) if listed is not None else {})
+    except InstantiationException as err:
+        msg = f"cannot build the replay from its config: {' '.join(str(err).split())}"
+        raise ConfigError(msg) from None
+    return {"llm": llm, "tools": tools, "clock": session.clock}
+
+
+def load(trace: str | Path | Trace) -> Trace:
+    """A trace read for replay: prompts that do not match their digests (an edited trace) are left to the replay to place."""
+    return trace if isinstance(trace, Trace) else read_trace(_trace_file(Path(trace)), check_prompts=False)
+
+
+def _trace_file(path: Path) -> Path:
+    """A trace file, or the trace a run's folder holds."""
+    return path / DEFAULT_TRACE if path.is_dir() and (path / DEFAULT_TRACE).is_file() else path
+
+
+def replay(
+    trace: str | Path | Trace,
+    *overrides: str,
+    config: Mode = "recorded",
+    run_dir: str | Path | None = None,
+    raise_on_divergence: bool = False,
+) -> ReplayResult:
+    """Re-execute a recorded run offline through the same loop, checking every step; the first difference ends it.
+
+    ``config="recorded"`` runs the trace's own config; ``"current"`` today's conf composed with the
+    recorded overrides (config drift is named). ``overrides`` apply on top, as on the command line:
+    ``tools=live`` or ``llm=openai`` run that part live (mixed mode). Returns a ReplayResult; with
+    ``raise_on_divergence`` a divergence raises ``Diverged`` instead.
+    """
+    from omegaconf import OmegaConf
+
+    from tracing.replay import Diverged, ReplaySession
+
+    loaded = load(trace)
+    plan = _plan(loaded, overrides, config, Path(run_dir) if run_dir is not None else None)
+    _check_targets(plan)
+    session = ReplaySession(loaded, config_drift=plan.drift)
+    parts = _parts(plan, session)
+    info = RunInfo(overrides=[o.text for o in plan.overrides], choices=plan.choices, job={"num": None, "name": "replay", "output_dir": OmegaConf.select(plan.config, "run_dir")})
+    result = _replay_with(plan, session, parts, info)
+    if raise_on_divergence and result.divergence is not None:
+        raise Diverged(result.divergence)
+    return result
+
+
+def _replay_with(plan: _Plan, session: ReplaySession, parts: Mapping[str, Any], info: RunInfo) -> ReplayResult:
+    """Run the replay through execute() (which records it under trace=true), checking every step against the trace."""
+    from tracing.replay import Diverged, RecordingEnded, ReplayResult
+
+    try:
+        done = execute(plan.config, info, parts=parts, each_step=session.check_step)
+        return session.finish(done.outcome)
+    except Diverged as diverged:
+        return ReplayResult(trace=session.trace.path, steps=session.step, config_drift=session.config_drift, divergence=diverged.divergence)
+    except RecordingEnded:  # a cut-off or interrupted recording: every step it has matched
+        return ReplayResult(trace=session.trace.path, steps=session.step, cut_off=True, config_drift=session.config_drift)
+
+
+# --------------------------------------------------------------------------- fork
+
+
+def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str | Path | None = None, run_dir: str | Path | None = None) -> RunResult:
+    """Replay steps 0..``until`` as recorded (checked, with live tools so the workspace is rebuilt), then go on live.
+
+    The live part uses the recording's own llm and tools unless ``overrides`` choose others. The fork
+    is recorded to ``trace_out`` (default: its run dir's trace.jsonl); its header names its parent.
+    A recorded part that no longer replays raises ``Diverged``: there is nothing sound to fork from.
+    """
+    from omegaconf import OmegaConf
+
+    from agent_harness.compose import parse_overrides
+    from tracing.replay import Fork, ForkLLM, ReplaySession
+
+    loaded = load(trace)
+    if not 0 <= until < len(loaded.steps):
+        last = len(loaded.steps) - 1
+        msg = f"replay.until={until} is not a step of {loaded.path}; it has steps 0 to {last}" if last >= 0 else f"{loaded.path} has no steps to fork from"
+        raise ConfigError(msg)
+    header = loaded.header
+    taken = {o.key for o in parse_overrides(list(overrides))}
+    chosen = [f"{g}={header['choices'][g]}" for g in ("llm", "tools") if g not in taken and g in (header.get("choices") or {})]
+    plan = _plan(loaded, [*chosen, *overrides], "recorded", Path(run_dir) if run_dir is not None else None, live=("llm", "tools"))
+    folder = Path(OmegaConf.select(plan.config, "run_dir"))
+    _set(plan.config, "trace", True)
+    if trace_out is not None:
+        _set(plan.config, "tracePath", str(Path(trace_out).resolve()))
+    _check_targets(plan)
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    session = ReplaySession(loaded)
+    try:
+        forking = Fork(session=session, until=until)
+        parts = {"llm": ForkLLM(fork=forking, live=instantiate(plan.config.llm)), "tools": instantiate(plan.config.tools), "clock": forking.clock}
+    except InstantiationException as err:
+        msg = f"cannot build the fork from its config: {' '.join(str(err).split())}"
+        raise ConfigError(msg) from None
+    parent = {"trace": str(loaded.path.resolve()), "run_id": header["run_id"], "step": until}
+    info = RunInfo(overrides=[o.text for o in plan.overrides], choices=plan.choices, job={"num": None, "name": "fork", "output_dir": str(folder)}, parent=parent)
+    done = execute(plan.config, info, parts=parts, each_step=forking.check_step)
+    return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, forked_from=loaded.path, forked_at=until)
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read(trace: str | Path) -> Trace:
+    """A whole trace, checked, with every step's prompt rebuilt."""
+    return read_trace(_trace_file(Path(trace)))
+
+
+def inspect(trace: str | Path, *, full: bool = False) -> Iterator[str]:
+    """A trace (or a sweep folder: one row per job) as readable lines of text."""
+    from tracing.inspection import render
+    from tracing.sweep import is_sweep, load_sweep, render_sweep
+
+    path = Path(trace)
+    if is_sweep(path):
+        return render_sweep(path, load_sweep(path))
+    return render(TraceStream(_trace_file(path)), full=full)
+
+
+def diff(a: str | Path, b: str | Path) -> Any:
+    """Two traces compared: config first, then the first step where they part (a TraceDiff)."""
+    from tracing.diff import compare
+
+    # An edited trace is diffed, not refused: what was changed is what the user wants to see.
+    return compare(read_trace(_trace_file(Path(a)), check_prompts=False), read_trace(_trace_file(Path(b)), check_prompts=False))
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+@dataclass(frozen=True, slots=True)
+class JobReplay:
+    """One job of a sweep replay: its number, overrides, and the replay result or why there is none."""
+
+    job: int | None
+    overrides: tuple[str, ...]
+    trace: Path | None
+    result: ReplayResult | None = None
+    problem: str | None = None
+    """Why the job could not be replayed (no trace, unusable trace)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None and self.result.ok
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReplay:
+    """Every job of a sweep replayed, in job order."""
+
+    sweep: Path
+    jobs: tuple[JobReplay, ...]
+    total: int
+
+    @property
+    def ok(self) -> bool:
+        return len(self.jobs) == self.total and all(j.ok for j in self.jobs)
+
+    def summary(self) -> str:
+        matched = sum(j.ok for j in self.jobs)
+        diverged = sum(j.result is not None and not j.result.ok for j in self.jobs)
+        unusable = sum(j.result is None for j in self.jobs)
+        text = f"sweep replay: {self.total} jobs, {matched} matched, {diverged} diverged, {unusable} not replayable"
+        if len(self.jobs) < self.total:
+            text += f", {self.total - len(self.jobs)} not tried (--fail-fast)"
+        return text
+
+
+def replay_sweep(folder: str | Path, *overrides: str, config: Mode = "recorded", fail_fast: bool = False, run_dir: str | Path | None = None) -> Iterator[JobReplay]:
+    """Replay every job's trace of a sweep folder, in this process, one job after the other (yields as each ends).
+
+    In process: a replay builds no Hydra app and touches no global state, so a job costs what its
+    replay costs (a process per job cost ~1 s of start-up each).
+    """
+    from tracing.sweep import load_sweep
+
+    jobs = load_sweep(Path(folder))
+    for job in jobs:
+        if job.trace is None:
+            problem = f"no trace (job {job.status}" + (f": {job.error}" if job.error else "") + ")"
+            item = JobReplay(job=job.number, overrides=tuple(job.overrides), trace=None, problem=problem)
+        else:
+            where = Path(run_dir) / f"job-{job.number}" if run_dir is not None else None
+            try:
+                result = replay(job.trace, *overrides, config=config, run_dir=where)
+                item = JobReplay(job=job.number, overrides=tuple(job.overrides), trace=job.trace, result=result)
+            except (TraceError, ConfigError) as err:
+                item = JobReplay(job=job.number, overrides=tuple(job.overrides), trace=job.trace, problem=str(err))
+        yield item
+        if fail_fast and not item.ok:
+            return

@@ -1,0 +1,84 @@
+"""The ``agent`` command: one module per command, each a thin face over ``agent_harness.api``.
+
+    agent run     agent_harness/cli/run.py      a Hydra app (overrides, -m, --cfg, --help, launchers)
+    agent replay  agent_harness/cli/replay.py   replay a trace, fork from a step, replay a sweep
+    agent trace   agent_harness/cli/trace.py    inspect, diff, export (never imports Hydra: starts fast)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+USAGE = """\
+usage: agent <command> [args]
+
+commands:
+  run [--trace PATH] [OVERRIDES...]   run the agent (Hydra app: `agent run --help` lists the config groups)
+  replay TRACE [--json] [OVERRIDES...]
+                                      re-execute a recorded run offline, checking every step against it
+                                      (`agent replay --help` for replay.config=current, forks and mixed modes)
+  replay SWEEP_DIR [--fail-fast] [--json] [OVERRIDES...]
+                                      replay every job of a sweep: one line per job, then a summary
+  trace inspect TRACE [--full]        print a recorded run step by step
+  trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
+  trace diff A B [--json]             compare two traces: config, then the first step where they part
+  trace export TRACE [-o FILE]        the trace as OpenTelemetry OTLP JSON spans (GenAI conventions)
+  --version                           print the version
+
+exit status: 0 ok, 1 the run did not finish or the replay diverged, 2 unusable input
+
+examples:
+  agent run                           run the default task offline (scripted LLM, live tools)
+  agent run --trace demo.jsonl        run and record a trace
+  agent trace inspect demo.jsonl      read what happened
+  agent replay demo.jsonl             check that the agent still does what it did
+"""
+
+
+def fail(message: str, status: int = 2) -> NoReturn:
+    """Print one line to stderr and exit, by default with status 2 (unusable input)."""
+    print(f"agent: error: {' '.join(message.split())}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``agent`` console script."""
+    try:
+        _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # `agent ... | head` closed our stdout: nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one is being handled: the run already ended
+        print("agent: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _main(args: list[str]) -> None:
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE, end="")
+        return
+    command, rest = args[0], args[1:]
+    if command in ("-V", "--version"):
+        from agent import __version__
+
+        print(f"agent-harness {__version__}")
+    elif command in ("-sc", "--shell-completion"):
+        from agent_harness.cli.run import complete
+
+        complete(args)
+    elif command == "run":
+        from agent_harness.cli.run import main as run_main
+
+        run_main(rest)
+    elif command == "replay":
+        from agent_harness.cli.replay import main as replay_main
+
+        replay_main(rest)
+    elif command == "trace":
+        from agent_harness.cli.trace import main as trace_main
+
+        trace_main(rest)
+    else:
+        fail(f"unknown command {command!r}; expected run, replay or trace (see `agent --help`)")

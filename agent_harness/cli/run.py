@@ -1,0 +1,164 @@
+"""``agent run``: a Hydra app whose job is ``agent_harness.api.execute``.
+
+Its arguments go to Hydra untouched (overrides, -m, --cfg, --help, launchers, shell completion),
+after ``--trace PATH`` becomes ``trace=true tracePath=PATH``. Hydra reads ``sys.argv`` and
+``HYDRA_FULL_ERROR``: they are set here, at the command's entry, and put back afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from agent_harness.cli import fail
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+
+class UnusableInput(Exception):
+    """Raised inside a sweep's job for input it cannot use: it fails that job only, and the others run."""
+
+
+def quoted(value: str) -> str:
+    """``value`` as a Hydra override value that survives its grammar whatever its characters."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def main(args: list[str]) -> None:
+    """``agent run [--trace PATH] [OVERRIDES...]``."""
+    hydra_args: list[str] = []
+    trace_path: str | None = None
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--trace":
+            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                fail("--trace needs a file path, as in `agent run --trace demo.jsonl`")
+            trace_path = args[i + 1]
+            i += 2
+            continue
+        if arg.startswith("--trace="):
+            trace_path = arg.split("=", 1)[1] or fail("--trace= needs a file path")
+        else:
+            hydra_args.append(arg)
+        i += 1
+    if trace_path is not None:
+        if {"-m", "--multirun"} & set(hydra_args):
+            fail("--trace names one file but a sweep writes one trace per job; use trace=true (each job's trace goes to its output dir)")
+        hydra_args += ["trace=true", f"tracePath={quoted(trace_path)}"]
+    hydra_main(run_job, hydra_args)
+
+
+def complete(args: list[str]) -> None:
+    """Shell completion: Hydra's installed script calls `agent -sc query=...` with the command line in COMP_LINE."""
+    # Drop the `run` word so Hydra completes the overrides after it.
+    os.environ["COMP_LINE"] = re.sub(r"^(\S*agent)\s+run\b", r"\1", os.environ.get("COMP_LINE", ""))
+    hydra_main(run_job, args)
+
+
+@contextlib.contextmanager
+def _hydra_process(argv: list[str]) -> Iterator[None]:
+    """Hydra reads its arguments from sys.argv and reports errors in full under HYDRA_FULL_ERROR: set both, then restore."""
+    saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
+    sys.argv = ["agent", *argv]  # Hydra names the program in completion scripts after argv[0]
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us instead of being printed over several lines
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        if saved_env is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = saved_env
+
+
+def hydra_main(job: Callable[[DictConfig], object], argv: list[str]) -> None:
+    """Run ``job`` as a Hydra app over conf/ with ``argv``; Hydra's errors become one line, exit 2."""
+    import hydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from agent_harness.callbacks import SweepIncomplete
+
+    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name="config")(job)
+    sweep = bool({"-m", "--multirun"} & set(argv))
+    try:
+        with _hydra_process(argv):
+            app()
+    except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
+        fail(f"{_one_line(err)} (see `agent run --help`)")
+    except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
+        fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
+    except ValueError as err:
+        if not _raised_in_hydra(err):
+            raise
+        # Hydra reports some bad overrides (`+agent=5`) as a plain ValueError while composing the config.
+        fail(f"{_one_line(err)} (see `agent run --help`)")
+    except Exception as err:
+        if not sweep:
+            raise  # a bug, not a user's mistake: the traceback is what helps
+        fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
+    except SweepIncomplete as err:  # every job ran; some did not finish
+        fail(str(err), status=1)
+
+
+def _raised_in_hydra(err: BaseException) -> bool:
+    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package)."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
+
+
+def _one_line(err: BaseException) -> str:
+    from agent_harness.compose import one_line
+
+    return one_line(err)
+
+
+def unusable(message: str) -> NoReturn:
+    """Inside a Hydra job: exit 2 with one line for a single run; fail only this job of a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise UnusableInput(message)
+    fail(message)
+
+
+def run_job(cfg: DictConfig) -> dict[str, Any]:
+    """One `agent run` job: the library runs (and records) it; this prints its closing lines.
+
+    Returns the job's summary, which the JobStatusFile callback writes to the job's status.json.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    from agent_harness import api
+    from agent_harness.errors import ConfigError
+    from agent_harness.secrets_hydra import scrub_hydra_records
+    from tracing.errors import TraceError
+
+    hydra_cfg = HydraConfig.get()
+    scrub_hydra_records(cfg, hydra_cfg)
+    info = api.RunInfo(
+        overrides=list(hydra_cfg.overrides.task),
+        choices=dict(hydra_cfg.runtime.choices.items()),
+        job={"num": OmegaConf.select(hydra_cfg, "job.num", default=None), "name": hydra_cfg.job.name, "output_dir": hydra_cfg.runtime.output_dir},
+    )
+    try:
+        result = api.execute(cfg, info)
+    except (TraceError, ConfigError) as err:
+        unusable(str(err))
+    multirun = hydra_cfg.mode == RunMode.MULTIRUN
+    for line in result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""):
+        print(line)
+    if result.outcome.status != "finished" and not multirun:
+        raise SystemExit(1)  # a sweep's unfinished jobs are named once all have run (JobStatusFile.on_multirun_end)
+    return result.summary()

@@ -1,0 +1,65 @@
+"""``agent trace``: inspect, diff and export recorded traces. Never imports Hydra, so it starts fast."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from agent_harness.cli import fail
+
+
+def main(args: list[str]) -> None:
+    """``agent trace inspect|diff|export ...``."""
+    parser = argparse.ArgumentParser(prog="agent trace", description="Read recorded traces.")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    inspect = sub.add_parser("inspect", help="print a recorded run step by step as plain text")
+    inspect.add_argument("trace", type=Path, help="a trace file (.jsonl), a run's folder, or a sweep's folder (one row per job)")
+    inspect.add_argument("--full", action="store_true", help="show messages, arguments and outputs untruncated")
+    diff = sub.add_parser("diff", help="compare two traces step by step; exit 0 when they match apart from times, 1 when they differ")
+    diff.add_argument("a", type=Path, help="the first trace (.jsonl)")
+    diff.add_argument("b", type=Path, help="the second trace (.jsonl)")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    export = sub.add_parser("export", help="write a trace in another format (otel: OTLP JSON spans, GenAI conventions)")
+    export.add_argument("trace", type=Path, help="the trace (.jsonl)")
+    export.add_argument("--format", choices=["otel"], default="otel", help="otel: OpenTelemetry OTLP JSON (default)")
+    export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output); never overwritten")
+    options = parser.parse_args(args)
+
+    from agent_harness import api
+    from tracing.errors import TraceError
+
+    try:
+        if options.action == "diff":
+            _diff(api.diff(options.a, options.b), as_json=options.json)
+        elif options.action == "export":
+            _export(options.trace, options.output)
+        else:
+            for line in api.inspect(options.trace, full=options.full):
+                print(line)
+    except TraceError as err:
+        fail(str(err))
+
+
+def _diff(diff: object, *, as_json: bool) -> None:
+    from tracing.diff import render
+
+    if as_json:
+        import orjson
+
+        print(orjson.dumps(diff.as_dict(), default=str).decode())  # type: ignore[attr-defined]
+    else:
+        for line in render(diff):  # type: ignore[arg-type]
+            print(line)
+    raise SystemExit(0 if diff.identical else 1)  # type: ignore[attr-defined]
+
+
+def _export(trace: Path, output: Path | None) -> None:
+    from tracing.export_otel import export_bytes, write_new
+
+    data = export_bytes(trace)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    else:
+        write_new(output, data)

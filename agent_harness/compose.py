@@ -1,0 +1,208 @@
+"""Configs from Hydra, without Hydra's global state: today's conf composed with overrides, and the
+config a replay runs with, built from a trace's header.
+
+Hydra's ``compose()`` needs its GlobalHydra singleton (and refuses to start inside a running Hydra
+job); ``ConfigLoaderImpl`` is what it calls underneath, and one loader per config search path,
+kept here, composes from any thread and inside a job alike. Composing is the slow part of a replay
+(~10-100 ms), so configs are cached by their overrides and handed out as copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from agent_harness.errors import ConfigError
+
+CONFIG_MODULE = "pkg://agent.conf"
+"""The harness's own config folder, shipped inside the package."""
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line, without Hydra's search-path listing."""
+    text = str(err).split("Config search path:", 1)[0]
+    if err.__cause__ is not None and str(err.__cause__) not in text:
+        text += f" ({str(err.__cause__).splitlines()[0]})"
+    return " ".join(text.split())
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """One command-line override, parsed by Hydra's own grammar."""
+
+    text: str
+    key: str
+    """The key or group it sets: ``llm`` for ``llm=openai``, ``llm.model`` for ``+llm.model=x``."""
+    value: Any
+    deletes: bool = False
+    adds: bool = False
+    """Written with a leading + (a key the config may not have yet)."""
+
+    @property
+    def root(self) -> str:
+        """The top-level key it touches (``llm`` for ``llm.model=x``; ``hydra`` for ``hydra/launcher=...``)."""
+        return self.key.split(".")[0].split("/")[0]
+
+
+def parse_overrides(overrides: Sequence[str]) -> list[Override]:
+    """Overrides parsed by Hydra's parser; a malformed one is a ConfigError naming it."""
+    if not overrides:
+        return []
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parsed = []
+    parser = _parser()
+    for text in overrides:
+        try:
+            (override,) = parser.parse_overrides([text])
+        except HydraException as err:
+            msg = f"override {text!r} is not valid Hydra override syntax: {one_line(err)}"
+            raise ConfigError(msg) from None
+        assert isinstance(parser, OverridesParser)
+        value = None if override.is_delete() else override.value()
+        parsed.append(Override(text=text, key=override.key_or_group, value=value, deletes=override.is_delete(), adds=override.is_add() or override.is_force_add()))
+    return parsed
+
+
+_lock = threading.Lock()
+_loaders: dict[tuple[str, ...], Any] = {}
+_composed: dict[tuple[Any, ...], DictConfig] = {}
+_parsers: list[Any] = []
+
+
+def _parser() -> Any:
+    with _lock:
+        if not _parsers:
+            from hydra.core.override_parser.overrides_parser import OverridesParser
+
+            _parsers.append(OverridesParser.create())
+        return _parsers[0]
+
+
+def _loader(search_path: tuple[str, ...]) -> Any:
+    loader = _loaders.get(search_path)
+    if loader is None:
+        from hydra._internal.config_loader_impl import ConfigLoaderImpl
+        from hydra._internal.utils import create_config_search_path
+        from hydra.core.utils import setup_globals
+
+        setup_globals()  # Hydra's own resolvers (now, hydra), registered once per process as hydra.main does
+        paths = create_config_search_path(search_path[0])
+        for extra in search_path[1:]:
+            paths.append("project", extra)
+        loader = _loaders[search_path] = ConfigLoaderImpl(config_search_path=paths)
+    return loader
+
+
+@dataclass(frozen=True, slots=True)
+class Composed:
+    """A composed config, the group options it chose, and the run dir Hydra's settings name."""
+
+    config: DictConfig
+    choices: dict[str, Any] = field(default_factory=dict)
+    run_dir: str | None = None
+
+
+def compose(overrides: Sequence[str] = (), *, search_path: Sequence[str] = (CONFIG_MODULE,), config_name: str = "config") -> Composed:
+    """Today's conf composed with ``overrides`` (Hydra's grammar), as ``agent run`` would compose it."""
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+    from omegaconf.errors import OmegaConfBaseException
+
+    key = (tuple(search_path), config_name, tuple(overrides))
+    with _lock:
+        cached = _composed.get(key)
+        if cached is None:
+            try:
+                cached = _loader(tuple(search_path)).load_configuration(config_name, list(overrides), run_mode=RunMode.RUN, from_shell=False)
+            except (HydraException, OmegaConfBaseException, ValueError) as err:
+                msg = f"cannot compose the config: {one_line(err)}"
+                raise ConfigError(msg) from None
+            _composed[key] = cached
+        config = copy.deepcopy(cached)
+    choices = {k: v for k, v in OmegaConf.to_container(config.hydra.runtime.choices).items() if "/" not in k}  # type: ignore[union-attr]
+    run_dir = OmegaConf.select(config, "hydra.run.dir", default=None)
+    with _open(config):
+        del config["hydra"]
+    return Composed(config=config, choices=choices, run_dir=run_dir)
+
+
+class _open:
+    """Lets keys be added to or removed from a struct config, as ``open_dict`` (kept tiny to avoid importing it everywhere)."""
+
+    def __init__(self, config: DictConfig) -> None:
+        self.config = config
+
+    def __enter__(self) -> None:
+        OmegaConf.set_struct(self.config, False)
+
+    def __exit__(self, *exc: object) -> None:
+        OmegaConf.set_struct(self.config, True)
+
+
+def default_run_dir() -> Path:
+    """Where a run's files go when no run dir is given: as conf/config.yaml's hydra.run.dir, under the current folder."""
+    return Path("outputs") / datetime.now().strftime("%Y-%m-%d") / datetime.now().strftime("%H-%M-%S-%f")
+
+
+def apply_overrides(config: DictConfig, overrides: Sequence[Override]) -> None:
+    """Set (or delete) each override's key in ``config``, as values, not as group choices."""
+    with _open(config):
+        for override in overrides:
+            if override.deletes:
+                parent, _, last = override.key.rpartition(".")
+                node = OmegaConf.select(config, parent) if parent else config
+                if isinstance(node, DictConfig) and last in node:
+                    del node[last]
+            else:
+                if not override.adds and not _has(config, override.key):
+                    msg = f"Could not override '{override.key}': the config has no such key{_did_you_mean(config, override.key)}; to add it use +{override.text}"
+                    raise ConfigError(msg)
+                OmegaConf.update(config, override.key, override.value, merge=False, force_add=True)
+
+
+def _has(config: DictConfig, key: str) -> bool:
+    """Whether ``config`` has ``key`` (dotted), without resolving any value."""
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(config, parent, default=None, throw_on_resolution_failure=False) if parent else config
+    return isinstance(node, DictConfig) and last in node
+
+
+def _did_you_mean(config: DictConfig, key: str) -> str:
+    """`` (did you mean X?)`` for the closest existing key to ``key``, when one is close."""
+    import difflib
+
+    parent, _, last = key.rpartition(".")
+    node = OmegaConf.select(config, parent, default=None, throw_on_resolution_failure=False) if parent else config
+    if not isinstance(node, DictConfig):
+        return ""
+    close = difflib.get_close_matches(last, [str(k) for k in node.keys()], n=1)
+    return f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+
+
+def resolved(config: DictConfig) -> dict[str, Any]:
+    """``config`` as plain data with every interpolation resolved; an interpolation that cannot resolve is a ConfigError."""
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        data = OmegaConf.to_container(config, resolve=True)
+    except OmegaConfBaseException as err:
+        msg = f"cannot resolve the config: {one_line(err)}"
+        raise ConfigError(msg) from None
+    assert isinstance(data, dict)
+    return data
+
+
+def to_config(data: Mapping[str, Any]) -> DictConfig:
+    """Plain data as a DictConfig that accepts new keys."""
+    config = OmegaConf.create(dict(data))
+    assert isinstance(config, DictConfig)
+    return config
