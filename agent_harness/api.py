@@ -56,11 +56,22 @@ class RunResult:
     forked_from: Path | None = None
     """The parent trace, for a fork."""
     forked_at: int | None = None
+    steps: int | None = None
+    """Steps the trace holds when there is one (a step cut short by Ctrl-C is in neither), else the run's."""
+    reuse: Mapping[str, Any] | None = None
+    """For a run that reused a trace: which, how many steps, where it went live and why."""
+    resumed_after: int | None = None
+    """For a resumed run: the last recorded step it replayed before going on live."""
 
     @property
     def ok(self) -> bool:
         """Whether the run finished with an answer."""
         return self.outcome.status == "finished"
+
+    @property
+    def step_count(self) -> int:
+        """Steps of the run, as its trace counts them when it has one."""
+        return self.steps if self.steps is not None else self.outcome.steps
 
     @property
     def failed_tool_calls(self) -> int:
@@ -70,10 +81,18 @@ class RunResult:
     def lines(self, prefix: str = "") -> list[str]:
         """The closing lines a command prints for this run."""
         outcome = self.outcome
-        head = f"{outcome.status} after {outcome.steps} steps" + (f": {outcome.error}" if outcome.error else "")
+        head = f"{outcome.status} after {self.step_count} steps" + (f": {outcome.error}" if outcome.error else "")
         if self.forked_from is not None:
             head = f"fork: steps 0-{self.forked_at} replayed as recorded ({self.forked_from}), then live: {head}"
+        if self.resumed_after is not None:
+            head = f"resumed: steps 0-{self.resumed_after} replayed from the trace (no model call), then live: {head}"
         lines = [head]
+        if self.reuse is not None:
+            reuse = self.reuse
+            if reuse["live_from"] is None:
+                lines.append(f"reused all {reuse['reused_steps']} steps from {reuse['trace']}: no model call")
+            else:
+                lines.append(f"reused {reuse['reused_steps']} steps from {reuse['trace']}; live from step {reuse['live_from']}: {reuse['reason']}")
         if outcome.failed_tool_calls:
             lines.append(f"{outcome.failed_tool_calls} tool call{'s' if outcome.failed_tool_calls != 1 else ''} failed (the model saw the errors; `agent trace inspect` shows them)")
         if outcome.answer is not None:
@@ -89,13 +108,13 @@ class RunResult:
         outcome = self.outcome
         return {
             "status": outcome.status,
-            "steps": outcome.steps,
+            "steps": self.step_count,
             "answer": outcome.answer,
             "error": outcome.error,
             "failed_tool_calls": outcome.failed_tool_calls,
             "usage": {"prompt_tokens": outcome.usage.prompt_tokens, "completion_tokens": outcome.usage.completion_tokens},
             "trace": str(self.trace) if self.trace is not None else None,
-        }
+        } | ({"reuse": dict(self.reuse)} if self.reuse is not None else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +125,8 @@ class RunInfo:
     choices: Mapping[str, Any] = field(default_factory=dict)
     job: Mapping[str, Any] = field(default_factory=dict)
     parent: Mapping[str, Any] | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """More header fields (a reused trace)."""
 
 
 # --------------------------------------------------------------------------- run
@@ -146,11 +167,16 @@ def execute(
     *,
     parts: Mapping[str, Any] | None = None,
     each_step: Callable[[Step], object] | None = None,
+    resume_steps: int | None = None,
+    seed_workspace: bool = True,
 ) -> RunResult:
     """Build and drive one run from a composed config, through a trace writer when its ``trace`` setting is on.
 
     ``parts`` (llm, tools, clock) are used instead of those the config names; ``each_step`` sees every
-    step after it is recorded (a replay checks it there).
+    step after it is recorded (a replay checks it there). A config with ``reuse`` set serves the
+    unchanged prefix of that trace (see ``reuse``); one with ``resume`` set goes on with an
+    unfinished trace already at ``tracePath`` instead of refusing it (see ``resume``).
+    ``resume_steps`` appends to the trace at ``tracePath``, which holds that many steps.
     """
     from agent.loop import drive
     from agent.records import Outcome
@@ -160,13 +186,24 @@ def execute(
 
     data = resolved(config)
     run_dir = Path(data["run_dir"]) if data.get("run_dir") else None
+    trace_path = Path(data["tracePath"]) if data.get("trace") else None
+    if parts is None and trace_path is not None and data.get("resume") and trace_path.exists():
+        return _resume_in_place(config, data, info)
+    prefix = None
+    if parts is None and data.get("reuse"):
+        parts, prefix, info = _reuse_parts(config, data, info)
+        each_step = prefix.check_step
     writer = None
-    if data.get("trace"):  # opened first: a trace path in the way stops the run before anything happens
+    if trace_path is not None:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.writer import TraceWriter
 
-        writer = TraceWriter.create(Path(data["tracePath"]), header(data, info), fsync=data.get("traceFsync", "never"))
+        fsync = data.get("traceFsync", "never")
+        if resume_steps is None:
+            writer = TraceWriter.create(trace_path, header(data, info), fsync=fsync)
+        else:
+            writer = TraceWriter.resume(trace_path, resume_steps, reason=info.job.get("resume_reason", "resumed"), fsync=fsync)
     try:
-        run = build_run(config, **(parts or {}))
+        run = build_run(config, seed_workspace=seed_workspace, **(parts or {}))
     except ConfigError as err:
         problem = f"cannot build the run from its config: {err}"
         if writer is not None:  # the trace says why the run never started
@@ -179,10 +216,12 @@ def execute(
         raise
     if writer is None:
         outcome = drive(run, each_step or (lambda step: None))
-        return RunResult(outcome=outcome, run_dir=run_dir)
+        return RunResult(outcome=outcome, run_dir=run_dir, reuse=_reuse_summary(prefix, data))
     with writer:
+        if prefix is not None:
+            writer.end_extra = lambda: {"reuse": _reuse_summary(prefix, data)}
         outcome = writer.record(run, each_step)
-    return RunResult(outcome=outcome, run_dir=run_dir, trace=writer.path)
+    return RunResult(outcome=outcome, run_dir=run_dir, trace=writer.path, steps=writer.steps, reuse=_reuse_summary(prefix, data))
 
 
 def header(data: Mapping[str, Any], info: RunInfo) -> dict[str, Any]:
@@ -194,14 +233,15 @@ def header(data: Mapping[str, Any], info: RunInfo) -> dict[str, Any]:
         version = getattr(sys.modules.get(module), "__version__", None)
         if version is not None:
             versions[distribution] = str(version)
-    return make_header(
+    made = make_header(
         parent=info.parent,
         config=data,
         overrides=list(info.overrides),
         choices=dict(info.choices),
-        job=dict(info.job),
+        job={k: v for k, v in info.job.items() if k != "resume_reason"},
         versions=versions,
     )
+    return made | dict(info.extra)
 
 
 # --------------------------------------------------------------------------- replay
@@ -396,7 +436,19 @@ def _replay_with(plan: _Plan, session: ReplaySession, parts: Mapping[str, Any], 
         return ReplayResult(trace=session.trace.path, steps=session.step, cut_off=True, config_drift=session.config_drift)
 
 
-# --------------------------------------------------------------------------- fork
+# --------------------------------------------------------------------------- fork, resume, reuse
+
+
+def _build_live(config: DictConfig, what: str) -> tuple[Any, Any]:
+    """The live llm and tools a config names."""
+    from hydra.errors import InstantiationException
+    from hydra.utils import instantiate
+
+    try:
+        return instantiate(config.llm), instantiate(config.tools)
+    except InstantiationException as err:
+        msg = f"cannot build the {what} from its config: {' '.join(str(err).split())}"
+        raise ConfigError(msg) from None
 
 
 def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str | Path | None = None, run_dir: str | Path | None = None) -> RunResult:
@@ -406,10 +458,8 @@ def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str 
     is recorded to ``trace_out`` (default: its run dir's trace.jsonl); its header names its parent.
     A recorded part that no longer replays raises ``Diverged``: there is nothing sound to fork from.
     """
-    from omegaconf import OmegaConf
-
     from agent_harness.compose import parse_overrides
-    from tracing.replay import Fork, ForkLLM, ReplaySession
+    from tracing.replay import Prefix, PrefixLLM, ReplaySession
 
     loaded = load(trace)
     if not 0 <= until < len(loaded.steps):
@@ -420,25 +470,164 @@ def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str 
     taken = {o.key for o in parse_overrides(list(overrides))}
     chosen = [f"{g}={header['choices'][g]}" for g in ("llm", "tools") if g not in taken and g in (header.get("choices") or {})]
     plan = _plan(loaded, [*chosen, *overrides], "recorded", Path(run_dir) if run_dir is not None else None, live=("llm", "tools"))
-    folder = Path(OmegaConf.select(plan.config, "run_dir"))
+    folder = Path(str(plan.config.run_dir))
     _set(plan.config, "trace", True)
     if trace_out is not None:
         _set(plan.config, "tracePath", str(Path(trace_out).resolve()))
     _check_targets(plan)
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    session = ReplaySession(loaded)
-    try:
-        forking = Fork(session=session, until=until)
-        parts = {"llm": ForkLLM(fork=forking, live=instantiate(plan.config.llm)), "tools": instantiate(plan.config.tools), "clock": forking.clock}
-    except InstantiationException as err:
-        msg = f"cannot build the fork from its config: {' '.join(str(err).split())}"
-        raise ConfigError(msg) from None
+    live_llm, live_tools = _build_live(plan.config, "fork")
+    prefix = Prefix(session=ReplaySession(loaded), until=until)
+    parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": live_tools, "clock": prefix.clock}
     parent = {"trace": str(loaded.path.resolve()), "run_id": header["run_id"], "step": until}
     info = RunInfo(overrides=[o.text for o in plan.overrides], choices=plan.choices, job={"num": None, "name": "fork", "output_dir": str(folder)}, parent=parent)
-    done = execute(plan.config, info, parts=parts, each_step=forking.check_step)
-    return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, forked_from=loaded.path, forked_at=until)
+    done = execute(plan.config, info, parts=parts, each_step=prefix.check_step)
+    return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, steps=done.steps, forked_from=loaded.path, forked_at=until)
+
+
+def _resumable(trace: Trace) -> str:
+    """Why ``trace`` can be resumed (cut off, interrupted), or a ConfigError saying why not."""
+    end = trace.end
+    if end is not None and end["status"] != "interrupted":
+        msg = f"{trace.path} already ended ({end['status']} after {end['steps']} steps); only a cut-off or interrupted run is resumed, and a finished one is never run again"
+        raise ConfigError(msg)
+    return "interrupted" if end is not None else "cut off" + (" mid-record" if trace.torn else "")
+
+
+def resume(trace: str | Path, *overrides: str) -> RunResult:
+    """Go on with a run whose trace was cut off (crash, kill) or ended interrupted, in the same trace file.
+
+    The recorded steps are replayed offline (checked, recorded tool outputs served, nothing sent to the
+    model), then the run goes on live with the recorded config and backends, in the workspace the
+    run left. A step that was in flight when the run stopped runs again from its start (its tool
+    calls may run twice: at-least-once). The trace gets a resume record and replays whole from step 0.
+    """
+    from omegaconf import OmegaConf
+
+    from agent_harness.compose import apply_overrides, compose, parse_overrides
+    from tracing.replay_config import RUN_SPECIFIC, recorded_config
+
+    path = _trace_file(Path(trace))
+    loaded = read_trace(path)
+    _resumable(loaded)
+    header = loaded.header
+    config = compose().config
+    OmegaConf.set_struct(config, False)
+    kept = recorded_config(header["config"])
+    for key, value in kept.items():
+        config[key] = value
+    recorded_workspace = (header["config"].get("tools") or {}).get("workspace") if isinstance(header["config"].get("tools"), Mapping) else None
+    if recorded_workspace is not None:  # the workspace the run left, not a fresh one
+        _set(config, "tools.workspace", str(recorded_workspace))
+    recorded_run_dir = header["config"].get("run_dir") or (header.get("job") or {}).get("output_dir") or str(path.parent)
+    _set(config, "run_dir", str(recorded_run_dir))
+    apply = [o for o in parse_overrides(list(overrides)) if o.root not in RUN_SPECIFIC]
+    apply_overrides(config, apply)
+    _set(config, "trace", True)
+    _set(config, "tracePath", str(path.resolve()))
+    plan = _Plan(trace=loaded, config=config, choices=dict(header.get("choices") or {}), live={"llm", "tools"}, overrides=apply, recording=True)
+    _check_targets(plan)
+    info = RunInfo(overrides=list(header.get("overrides") or []), choices=plan.choices, job=dict(header.get("job") or {}))
+    return _resume_with(config, loaded, info)
+
+
+def _resume_with(config: DictConfig, loaded: Trace, info: RunInfo) -> RunResult:
+    """Replay the recorded steps of ``loaded`` through the same loop, then go on live, appending to its file."""
+    from tracing.replay import Prefix, PrefixLLM, PrefixTools, ReplaySession
+
+    reason = _resumable(loaded)
+    live_llm, live_tools = _build_live(config, "resumed run")
+    steps = len(loaded.steps)
+    info = RunInfo(overrides=info.overrides, choices=info.choices, job={**info.job, "resume_reason": reason}, parent=info.parent)
+    if steps == 0:  # stopped before its first step: nothing to replay
+        done = execute(config, info, parts={"llm": live_llm, "tools": live_tools}, resume_steps=0, seed_workspace=not _has_files(live_tools))
+        return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, steps=done.steps, resumed_after=-1)
+    prefix = Prefix(session=ReplaySession(loaded), until=steps - 1)
+    parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": PrefixTools(prefix=prefix, live=live_tools, serve_recorded=True), "clock": prefix.clock}
+    done = execute(config, info, parts=parts, each_step=prefix.check_step, resume_steps=steps, seed_workspace=False)
+    return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, steps=done.steps, resumed_after=steps - 1)
+
+
+def _has_files(tools: Any) -> bool:
+    workspace = getattr(tools, "workspace", None)
+    return workspace is not None and Path(workspace).is_dir() and any(Path(workspace).iterdir())
+
+
+def _resume_in_place(config: DictConfig, data: Mapping[str, Any], info: RunInfo) -> RunResult:
+    """``resume=true``: the trace at tracePath is this run's, unfinished (a requeued job): go on with it."""
+    from tracing.replay_config import replay_drift
+
+    loaded = read_trace(Path(data["tracePath"]))
+    _resumable(loaded)
+    drift = replay_drift(loaded.header["config"], data, llm_replayed=False)
+    if drift:
+        msg = f"{loaded.path} was recorded with another config ({', '.join(drift)} differ); not resumed: give this run another tracePath"
+        raise ConfigError(msg)
+    return _resume_with(config, loaded, info)
+
+
+def _reuse_source(data: Mapping[str, Any], info: RunInfo) -> Path | None:
+    """The trace a run reuses: the file named, or the job of a sweep folder run with the same overrides."""
+    from agent_harness.compose import parse_overrides
+    from tracing.replay_config import RUN_SPECIFIC
+    from tracing.sweep import is_sweep, load_sweep
+
+    named = Path(str(data["reuse"]))
+    if not is_sweep(named):
+        return _trace_file(named)
+
+    def own(overrides: Sequence[str]) -> set[str]:
+        return {o.text for o in parse_overrides([str(x) for x in overrides]) if o.root not in (*RUN_SPECIFIC, "reuse", "resume")}
+
+    mine = own(info.overrides)
+    for job in load_sweep(named):
+        if job.trace is not None and own(job.overrides) == mine:
+            return job.trace
+    return None
+
+
+def _reuse_parts(config: DictConfig, data: Mapping[str, Any], info: RunInfo) -> tuple[dict[str, Any], Any, RunInfo]:
+    """A live run's parts that serve the unchanged prefix of the reused trace, and the header info naming it."""
+    from omegaconf import OmegaConf
+
+    from tracing.replay import Prefix, PrefixLLM, PrefixTools, ReplaySession
+
+    source = _reuse_source(data, info)
+    live_llm, live_tools = _build_live(config, "run")
+    if source is None:  # a sweep job with no counterpart: all of it runs live
+        loaded = None
+    else:
+        loaded = load(source)
+    if loaded is None or not loaded.steps:
+        prefix = _NoPrefix(source)
+        return {"llm": live_llm, "tools": live_tools}, prefix, info
+    served = getattr(config.tools, "_target_", "") == "tracing.replay.ReplayTools"
+    if served:  # tools=replay: recorded outputs while the prefix lasts, then the recorded tools run live
+        from hydra.utils import instantiate
+
+        live_tools = instantiate({"_target_": "agent.tools.Toolbox", "workspace": str(Path(str(data["run_dir"])) / "workspace"), "tools": OmegaConf.to_container(config.tools.tools) if "tools" in config.tools else {}})
+    prefix = Prefix(session=ReplaySession(loaded), until=None, strict=False)
+    parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": PrefixTools(prefix=prefix, live=live_tools, serve_recorded=served), "clock": prefix.clock}
+    reused = {"reuse": {"trace": str(loaded.path.resolve()), "run_id": loaded.header["run_id"]}}
+    return parts, prefix, RunInfo(overrides=info.overrides, choices=info.choices, job=info.job, parent=info.parent, extra=reused)
+
+
+class _NoPrefix:
+    """Stands in for a Prefix when nothing can be reused: every step is live."""
+
+    def __init__(self, source: Path | None) -> None:
+        self.source, self.live_from, self.reused = source, 0, 0
+        self.reason = "the reused trace has no steps" if source is not None else "no job of the reused sweep has these overrides"
+
+    def check_step(self, step: Step) -> None:
+        """Nothing to check."""
+
+
+def _reuse_summary(prefix: Any, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    if prefix is None:
+        return None
+    source = getattr(prefix, "source", None) or getattr(getattr(prefix, "session", None), "trace", None)
+    trace = source.path if hasattr(source, "path") else source
+    return {"trace": str(trace) if trace is not None else str(data.get("reuse")), "reused_steps": prefix.reused, "live_from": prefix.live_from, "reason": prefix.reason}
 
 
 # --------------------------------------------------------------------------- reading

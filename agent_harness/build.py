@@ -18,10 +18,13 @@ from agent.workspace import prepare_workspace
 from agent_harness.errors import ConfigError
 
 
-def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, clock: Callable[[], float] = time.time) -> AgentRun:
+def build_run(
+    cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, clock: Callable[[], float] = time.time, seed_workspace: bool = True
+) -> AgentRun:
     """An AgentRun for ``cfg`` (composed from conf/), its workspace seeded and ready.
 
-    Parts given as arguments are used instead of building the ones the config names.
+    Parts given as arguments are used instead of building the ones the config names. A resumed run
+    keeps the workspace its recorded steps left (``seed_workspace=False``).
     """
     # Checked before anything is built: a value of the wrong kind (from an override, or from a trace
     # being replayed) must be one clear error, not a crash deep in the loop.
@@ -33,7 +36,7 @@ def build_run(cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, c
         llm = instantiate(cfg.llm) if llm is None else llm
         tools = instantiate(cfg.tools) if tools is None else tools
         workspace = getattr(tools, "workspace", None)  # toolboxes that touch no files have none
-        if workspace is not None:
+        if workspace is not None and seed_workspace:
             prepare_workspace(cfg.task.get("workspace_seed"), workspace)
     except (InstantiationException, FileNotFoundError, FileExistsError) as err:
         raise ConfigError(" ".join(str(err).split())) from None

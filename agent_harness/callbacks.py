@@ -21,8 +21,12 @@ from tracing.secrets import redact_overrides
 from tracing.sweep import STATUS_FILE
 
 
-class SweepIncomplete(Exception):
-    """A sweep ran every job, but some did not finish (interrupted, cancelled, error, max_steps); the message names them."""
+class SweepIncomplete(BaseException):
+    """A sweep ran every job, but some did not run to their end (interrupted, cancelled, error, failed); the message names them.
+
+    A BaseException: Hydra turns an Exception raised by a callback into a warning, and this must reach
+    `agent run`, which exits 1 with the message.
+    """
 
 
 class JobStatusFile(Callback):
@@ -55,7 +59,8 @@ class JobStatusFile(Callback):
         sweep = Path(to_absolute_path(config.hydra.sweep.dir))
         if not sweep.is_dir():
             return
-        unfinished = [job for job in load_sweep(sweep) if job.status != "finished"]
+        # max_steps is an ending a sweep may be about (a sweep of agent.max_steps); the others mean a job did not run to its end.
+        unfinished = [job for job in load_sweep(sweep) if job.status not in ("finished", "max_steps")]
         if unfinished:
             names = ", ".join(f"job {'?' if job.number is None else job.number} {job.status}" for job in unfinished)
             plural = "s" if len(unfinished) != 1 else ""

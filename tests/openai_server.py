@@ -68,3 +68,54 @@ class FakeOpenAI:
             self.httpd.shutdown()
             self.httpd.server_close()
             thread.join(timeout=5)
+
+
+class TurnServer(FakeOpenAI):
+    """Answers each request by its turn (the assistant messages already in it), so a request sent again gets
+    the same answer; ``hold_from`` makes requests of that turn and later wait until ``release()``.
+
+    ``arrived`` is set when a held request has reached the server: a test waits on it (an event the run
+    reaches), never on the run being slow.
+    """
+
+    def __init__(self, turns: list[dict[str, Any]], *, hold_from: int | None = None) -> None:
+        super().__init__([])
+        self.turns = turns
+        self.hold_from = hold_from
+        self.arrived = threading.Event()
+        self._release = threading.Event()
+        server = self
+        handler = self.httpd.RequestHandlerClass
+
+        class Turned(handler):  # type: ignore[misc, valid-type]
+            def do_POST(self) -> None:  # noqa: N802
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                turn = sum(1 for m in body["messages"] if m.get("role") == "assistant")
+                server.requests.append({"path": self.path, "turn": turn, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                if server.hold_from is not None and turn >= server.hold_from:
+                    server.arrived.set()
+                    server._release.wait(60)
+                reply = server.turns[turn] if turn < len(server.turns) else {"error": {"message": "no more turns"}}
+                data = json.dumps(reply).encode()
+                self.send_response(200 if turn < len(server.turns) else 500)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client was killed while this request was held
+
+        self.httpd.RequestHandlerClass = Turned
+
+    def release(self) -> None:
+        """Let held requests (and later ones) through."""
+        self.hold_from = None
+        self._release.set()
+
+
+def counting_turns(steps: int) -> list[dict[str, Any]]:
+    """``steps - 1`` turns that each call the calculator, then a final answer."""
+    turns = [completion(tool_calls=[(f"call_{i}", "calculator", json.dumps({"expression": f"{i} + 1"}))]) for i in range(steps - 1)]
+    return [*turns, completion(content=f"counted to {steps - 1}")]

@@ -144,7 +144,7 @@ class TestHelp:
     def test_unknown_command_exits_2(self, tmp_path: Path) -> None:
         """A typo gets one line that names the commands."""
         result = agent("rnu", cwd=tmp_path)
-        assert result.returncode == 2 and "expected run, replay or trace" in one_line_error(result)
+        assert result.returncode == 2 and "expected run, replay, resume or trace" in one_line_error(result)
 
 
 class TestInspect:

@@ -110,7 +110,7 @@ class TestRecording:
         old = read_trace(Path(__file__).parent / "traces" / "invoices.jsonl")
         record(build_run(compose_config()), tmp_path / "t.jsonl")
         new = read_trace(tmp_path / "t.jsonl")
-        assert (old.header["schema_version"], new.header["schema_version"]) == (1, 2)
+        assert (old.header["schema_version"], new.header["schema_version"]) == (1, 3)
         assert [list(p) for p in old.prompts] == [list(p) for p in new.prompts]
         assert [s["state"]["sha256"] for s in old.steps] == [s["state"]["sha256"] for s in new.steps]
 

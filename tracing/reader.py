@@ -36,6 +36,8 @@ class Trace:
     """The end record; None when the run was cut off."""
     torn: bool = False
     """Whether the file ends in a partly written line (the writer was killed mid-record)."""
+    resumes: list[dict[str, Any]] = field(default_factory=list)
+    """The resume records: where the run was resumed from its trace, and why."""
 
     @property
     def cut_off(self) -> bool:
@@ -190,6 +192,7 @@ class TraceStream:
         self.prompt: Any = _FullPrompts() if keep_prompts else _PromptDigests()
         self.check_prompts = check_prompts
         self.edited: list[int] = []
+        self.resumes: list[dict[str, Any]] = []
 
     @property
     def cut_off(self) -> bool:
@@ -210,6 +213,14 @@ class TraceStream:
             if kind == "header":
                 msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
                 raise TraceError(msg)
+            if kind == "resume":
+                # A resumed run goes on in the same file: after its last whole step, or after an interrupted end.
+                if (self.end is not None and self.end["status"] != "interrupted") or record["after_step"] != count - 1:
+                    msg = f"{where}: a resume record after step {record['after_step']} where the trace holds steps 0 to {count - 1} and ended {self.end['status'] if self.end else 'cut off'}; the trace is corrupt"
+                    raise TraceError(msg)
+                self.end = None
+                self.resumes.append(record)
+                continue
             if self.end is not None:
                 msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
                 raise TraceError(msg)
@@ -258,7 +269,7 @@ def read_trace(path: str | Path, *, check_prompts: bool = True) -> Trace:
         for record, _ in stream.steps():
             trace.steps.append(record)
             trace.prompts.append(stream.prompt.current)
-        trace.end, trace.torn, trace.edited = stream.end, stream.torn, stream.edited
+        trace.end, trace.torn, trace.edited, trace.resumes = stream.end, stream.torn, stream.edited, stream.resumes
         return trace
     finally:
         if collecting:

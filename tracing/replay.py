@@ -331,8 +331,13 @@ class ReplaySession:
 
     def tool_result(self, call: ToolCall) -> ToolResult:
         """The recorded result of ``call``, after checking it is the call the recording made here."""
-        recorded = self._check_call(call, self._call)
+        result = self.recorded_result(call, self._call)
         self._call += 1
+        return result
+
+    def recorded_result(self, call: ToolCall, number: int) -> ToolResult:
+        """The recorded result of this step's tool call ``number``, after checking ``call`` is the one recorded."""
+        recorded = self._check_call(call, number)
         return ToolResult(
             call=call,
             output=recorded["output"],
@@ -509,38 +514,66 @@ class ReplayTools:
         return self.session.tool_result(call)
 
 
-class Fork:
-    """A replay up to step ``until`` (inclusive), checked as usual, that goes on live after it."""
+class Prefix:
+    """A recorded prefix of a run served to the same loop, then live backends from where it ends.
 
-    def __init__(self, *, session: ReplaySession, until: int) -> None:
-        if not 0 <= until < len(session.trace.steps):
-            msg = f"replay.until={until} is not a step of {session.trace.path}; it has steps 0 to {len(session.trace.steps) - 1}"
+    Three uses share it. A fork (``until=K``) and a resume (``until`` = the last recorded step) replay
+    the prefix strictly: every step is checked and a difference raises ``Diverged``. A reuse
+    (``until=None``, ``strict=False``) serves each recorded answer while the request is the recorded
+    one, and goes live for good at the first request that differs, keeping the reason.
+    """
+
+    def __init__(self, *, session: ReplaySession, until: int | None, strict: bool = True) -> None:
+        steps = session.trace.steps
+        if until is not None and not 0 <= until < len(steps):
+            msg = f"step {until} is not a step of {session.trace.path}; it has steps 0 to {len(steps) - 1}"
             raise ValueError(msg)
-        self.session, self.until = session, until
+        self.session, self.strict = session, strict
+        self.until = len(steps) - 1 if until is None else until
+        self.live_from: int | None = None
+        """The step from which the run went live (None while it is still in the prefix)."""
+        self.reason: str | None = None
+        """Why the prefix ended there: the first differing field, an edited tool output, or the recording's end."""
 
     def replaying(self) -> bool:
-        """Whether the run is still in the recorded part."""
-        return self.session.step <= self.until
+        """Whether the run is still in the recorded prefix."""
+        return self.live_from is None and self.session.step <= self.until
+
+    def go_live(self, reason: str) -> None:
+        """Leave the prefix at the current step, for ``reason`` (the first reason given is kept)."""
+        if self.live_from is None:
+            self.live_from, self.reason = self.session.step, reason
+
+    @property
+    def reused(self) -> int:
+        """How many recorded steps were served."""
+        return self.live_from if self.live_from is not None else min(self.session.step, self.until + 1)
 
     def clock(self) -> float:
-        """The recorded clock up to the fork, the real one after it."""
+        """The recorded clock in the prefix, the real one after it."""
         return self.session.clock() if self.replaying() else time.time()
 
     def check_step(self, step: Step) -> None:
-        """Check the recorded part's steps; the live part has nothing to be checked against."""
-        if step.index <= self.until:
+        """Check a prefix step (strict) or move past it (reuse); the live part has nothing to be checked against."""
+        if not self.replaying():
+            return
+        if self.strict:
             self.session.check_step(step)
+        else:
+            self.session.step += 1
+            self.session._call = self.session._clock = 0  # noqa: SLF001 - the session's place in the step
 
 
-class ForkLLM:
-    """The recorded answers up to the fork, then a live backend's."""
+class PrefixLLM:
+    """The recorded answers while the run is in the prefix, then a live backend's."""
 
-    def __init__(self, *, fork: Fork, live: Any) -> None:
-        self.fork, self.live = fork, live
-        self.recorded = ReplayLLM(session=fork.session)
+    def __init__(self, *, prefix: Prefix, live: Any) -> None:
+        self.prefix, self.live = prefix, live
+        self.recorded = ReplayLLM(session=prefix.session)
+        prefix.session.llm_replayed = False  # the live backend answers from some step on
 
     def _current(self) -> Any:
-        return self.recorded if self.fork.replaying() else self.live
+        return self.recorded if self.prefix.replaying() else self.live
 
     @property
     def model(self) -> str:
@@ -553,5 +586,42 @@ class ForkLLM:
         return self._current().params
 
     def complete(self, request: LLMRequest) -> LLMResponse:
-        """Answer from the recording up to the fork, from the live backend after."""
-        return self._current().complete(request)
+        """Answer from the recording in the prefix (checked), from the live backend after.
+
+        Under reuse, a request that is not the recorded one ends the prefix here: the live backend answers it.
+        """
+        prefix, session = self.prefix, self.prefix.session
+        if prefix.replaying() and not prefix.strict:
+            if session.step > 0 and session.trace.steps[session.step - 1].get("edited"):
+                prefix.go_live(f"step {session.step - 1}'s tool output was edited: the model answers the edited output live")
+            else:
+                found = request_differences(session, request, session.trace.steps[session.step])
+                if found:
+                    first = found[0]
+                    prefix.go_live(f"{first.path}: {_short(first.expected)} -> {_short(first.actual)}")
+        if prefix.replaying():
+            return session.respond(request)
+        prefix.go_live("the recording ends before this step")  # kept when the prefix ended for another reason
+        return self.live.complete(request)
+
+
+class PrefixTools:
+    """In the prefix, recorded tool outputs (``serve_recorded``, and always for an edited call) or the live tools; live after."""
+
+    def __init__(self, *, prefix: Prefix, live: Any, serve_recorded: bool) -> None:
+        self.prefix, self.live, self.serve_recorded = prefix, live, serve_recorded
+        self.schemas = live.schemas
+        self.workspace = getattr(live, "workspace", None)
+        self._place = (-1, 0)  # (step, calls made in it)
+        if serve_recorded:
+            prefix.session.tools_replayed = True
+
+    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Any) -> ToolResult:
+        """One tool call, from the recording or the live toolbox."""
+        prefix, session = self.prefix, self.prefix.session
+        if prefix.replaying():
+            step, number = self._place if self._place[0] == session.step else (session.step, 0)
+            self._place = (step, number + 1)
+            if self.serve_recorded or number in (session.trace.steps[step].get("edited") or ()):
+                return session.recorded_result(call, number)
+        return self.live.call(call, memory=memory, runtime=runtime)

@@ -16,7 +16,7 @@ from tracing.replay import Difference, differences
 from tracing.secrets import REDACTED
 
 PROJECT_PACKAGES = ("agent", "tracing")
-RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "run_dir", "replay", "allowed_targets", "hydra", "defaults")
+RUN_SPECIFIC = ("trace", "tracePath", "traceFsync", "run_dir", "replay", "resume", "reuse", "allowed_targets", "hydra", "defaults")
 """Top-level keys that belong to one run (or to the machine it ran on), never to what it did: a replay
 takes none of them from a trace, and they are never config drift (nor is a toolbox's workspace)."""
 

@@ -15,10 +15,11 @@ from typing import Any
 from tracing.errors import TraceError
 
 FORMAT = "agent-trace"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump on any change an older reader could misread. Readers read older versions, refuse newer.
 
-Version 2 added references in ``messages.new`` (version 1 wrote every new message in full)."""
+Version 2 added references in ``messages.new`` (version 1 wrote every new message in full).
+Version 3 added the ``resume`` record: a run resumed from its trace goes on in the same file."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
 MAX_DEPTH = 64
@@ -155,6 +156,7 @@ RECORDS: dict[str, Check] = {
         },
         {"clock": array(TIME), "tools": array(OBJECT)},
     ),
+    "resume": shape({"after_step": _type("a step index >= -1", lambda v: type(v) is int and v >= -1), "reason": STR, "resumed_at": STR}),
     "end": shape(
         {"status": _type(f"one of {', '.join(END_STATUSES)}", lambda v: v in END_STATUSES), "steps": COUNT, "usage": optional(USAGE)},
         {"answer": optional(STR), "error": optional(STR), "ended_at": STR},

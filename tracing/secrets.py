@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 REDACTED = "***redacted***"
-_SECRET_KEY = re.compile(r"api[_-]?key|token|secret|password|passwd|authorization|credential", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"^(?:.*[._-])?(?:api[_-]?key|token|access[_-]?token|secret|password|passwd|authorization|credentials?)$", re.IGNORECASE)
 _OVERRIDE = re.compile(r"^(?P<key>[~+]*[^=]+)=(?P<value>.*)$", re.DOTALL)
 
 

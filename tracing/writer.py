@@ -107,6 +107,16 @@ class TraceWriter:
         self._previous: Step | None = None
         self._tools: Any = None
         self._memory: dict[str, Any] | None = None  # the memory as a reader of the records so far rebuilds it
+        self._skip = 0  # steps the file already holds (a resumed run): followed, not written again
+        self.end_extra: Callable[[], Mapping[str, Any]] | None = None
+        """Fields the end record carries besides the run's ending (a reuse's summary), asked for when it is written."""
+        self.edits: dict[int, list[int]] = {}
+        """Per step, the tool calls whose output was edited (``agent trace edit``), marked ``edited`` in its record."""
+
+    @property
+    def steps(self) -> int:
+        """How many step records the trace holds: what the end record counts."""
+        return self._steps
 
     @classmethod
     def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
@@ -132,6 +142,35 @@ class TraceWriter:
             raise TraceError(msg) from None
         writer = cls(path, fd, fsync)
         writer._write(header)
+        return writer
+
+    @classmethod
+    def resume(cls, path: str | Path, steps: int, *, reason: str, fsync: str = "never") -> TraceWriter:
+        """Open the trace at ``path``, which holds ``steps`` whole step records, to go on with its run in the same file.
+
+        A torn last line (what a kill leaves) is cut off first: it holds no whole record. Then a resume
+        record is appended; the run replays its recorded steps through ``write_step``, which follows
+        them without writing them again, and appends from step ``steps`` on.
+        """
+        path = Path(path)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_APPEND)
+        except OSError as err:
+            msg = f"cannot reopen trace file {path} to resume it: {err.strerror}"
+            raise TraceError(msg) from None
+        size = whole = os.fstat(fd).st_size
+        while whole > 0:  # back to the end of the last whole line
+            chunk = os.pread(fd, min(whole, 1 << 16), max(0, whole - (1 << 16)))
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                whole = whole - len(chunk) + newline + 1
+                break
+            whole -= len(chunk)
+        if whole != size:
+            os.ftruncate(fd, whole)
+        writer = cls(path, fd, fsync)
+        writer._size, writer._steps, writer._skip = whole, steps, steps
+        writer._write({"kind": "resume", "after_step": steps - 1, "reason": reason, "resumed_at": datetime.now(UTC).isoformat(timespec="milliseconds")})
         return writer
 
     def _write(self, record: Mapping[str, Any], *, step: bool = False) -> None:
@@ -197,8 +236,12 @@ class TraceWriter:
             del record["state"]["memory"]
         else:
             self._memory = plain_copy(state.memory)
+        if step.index in self.edits:
+            record["edited"] = self.edits[step.index]
         self._prompt = prompt
         self._previous = step
+        if step.index < self._skip:  # a resumed run's recorded step: already in the file
+            return
         self._write(record, step=True)
 
     def write_end(self, outcome: Outcome) -> None:
@@ -216,6 +259,7 @@ class TraceWriter:
                 "steps": self._steps,
                 "usage": _usage(outcome.usage),
                 "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                **(self.end_extra() if self.end_extra is not None else {}),
             }
         )
         if self._fsync_end and not self._fsync_each:

@@ -2,6 +2,7 @@
 
     agent run     agent_harness/cli/run.py      a Hydra app (overrides, -m, --cfg, --help, launchers)
     agent replay  agent_harness/cli/replay.py   replay a trace, fork from a step, replay a sweep
+    agent resume  agent_harness/cli/resume.py   go on with a cut-off or interrupted run
     agent trace   agent_harness/cli/trace.py    inspect, diff, export (never imports Hydra: starts fast)
 """
 
@@ -16,7 +17,10 @@ USAGE = """\
 usage: agent <command> [args]
 
 commands:
-  run [--trace PATH] [OVERRIDES...]   run the agent (Hydra app: `agent run --help` lists the config groups)
+  run [--trace PATH] [--reuse OLD] [OVERRIDES...]
+                                      run the agent (Hydra app: `agent run --help` lists the config groups);
+                                      --reuse serves OLD's answers while the requests are unchanged
+  resume TRACE_OR_SWEEP_DIR           go on with a cut-off or interrupted run from its trace
   replay TRACE [--json] [OVERRIDES...]
                                       re-execute a recorded run offline, checking every step against it
                                       (`agent replay --help` for replay.config=current, forks and mixed modes)
@@ -26,6 +30,8 @@ commands:
   trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
   trace diff A B [--json]             compare two traces: config, then the first step where they part
   trace export TRACE [-o FILE]        the trace as OpenTelemetry OTLP JSON spans (GenAI conventions)
+  trace edit TRACE --step K --call I --output JSON -o NEW
+                                      a copy of TRACE with one tool output changed (for what-if reuse)
   --version                           print the version
 
 exit status: 0 ok, 1 the run did not finish or the replay diverged, 2 unusable input
@@ -76,9 +82,13 @@ def _main(args: list[str]) -> None:
         from agent_harness.cli.replay import main as replay_main
 
         replay_main(rest)
+    elif command == "resume":
+        from agent_harness.cli.resume import main as resume_main
+
+        resume_main(rest)
     elif command == "trace":
         from agent_harness.cli.trace import main as trace_main
 
         trace_main(rest)
     else:
-        fail(f"unknown command {command!r}; expected run, replay or trace (see `agent --help`)")
+        fail(f"unknown command {command!r}; expected run, replay, resume or trace (see `agent --help`)")

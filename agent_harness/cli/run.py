@@ -12,6 +12,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent_harness.cli import fail
@@ -32,25 +33,27 @@ def quoted(value: str) -> str:
 def main(args: list[str]) -> None:
     """``agent run [--trace PATH] [OVERRIDES...]``."""
     hydra_args: list[str] = []
-    trace_path: str | None = None
+    paths: dict[str, str] = {}
     i = 0
     while i < len(args):
         arg = args[i]
-        if arg == "--trace":
-            if i + 1 >= len(args) or args[i + 1].startswith("-"):
-                fail("--trace needs a file path, as in `agent run --trace demo.jsonl`")
-            trace_path = args[i + 1]
-            i += 2
-            continue
-        if arg.startswith("--trace="):
-            trace_path = arg.split("=", 1)[1] or fail("--trace= needs a file path")
+        option, has_value, value = arg.partition("=")
+        if option in ("--trace", "--reuse"):
+            if not has_value:
+                if i + 1 >= len(args) or args[i + 1].startswith("-"):
+                    fail(f"{option} needs a file path, as in `agent run {option} demo.jsonl`")
+                value = args[i + 1]
+                i += 1
+            paths[option] = value or fail(f"{option}= needs a file path")
         else:
             hydra_args.append(arg)
         i += 1
-    if trace_path is not None:
+    if "--trace" in paths:
         if {"-m", "--multirun"} & set(hydra_args):
             fail("--trace names one file but a sweep writes one trace per job; use trace=true (each job's trace goes to its output dir)")
-        hydra_args += ["trace=true", f"tracePath={quoted(trace_path)}"]
+        hydra_args += ["trace=true", f"tracePath={quoted(paths['--trace'])}"]
+    if "--reuse" in paths:  # absolute: a sweep's jobs run in folders of their own
+        hydra_args.append(f"reuse={quoted(str(Path(paths['--reuse']).resolve()))}")
     hydra_main(run_job, hydra_args)
 
 

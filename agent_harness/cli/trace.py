@@ -24,6 +24,12 @@ def main(args: list[str]) -> None:
     export.add_argument("trace", type=Path, help="the trace (.jsonl)")
     export.add_argument("--format", choices=["otel"], default="otel", help="otel: OpenTelemetry OTLP JSON (default)")
     export.add_argument("-o", "--output", type=Path, help="file to write (default: standard output); never overwritten")
+    edit = sub.add_parser("edit", help="write a copy of a trace with one tool output changed, digests and hashes consistent")
+    edit.add_argument("trace", type=Path, help="the trace (.jsonl)")
+    edit.add_argument("--step", type=int, required=True, help="the step of the tool call")
+    edit.add_argument("--call", type=int, default=0, help="the tool call's position in the step (default 0)")
+    edit.add_argument("--output", required=True, help="the new output, as JSON (a string needs its quotes: '\"text\"')")
+    edit.add_argument("-o", "--out", type=Path, required=True, help="the new trace file; never overwritten")
     options = parser.parse_args(args)
 
     from agent_harness import api
@@ -32,6 +38,8 @@ def main(args: list[str]) -> None:
     try:
         if options.action == "diff":
             _diff(api.diff(options.a, options.b), as_json=options.json)
+        elif options.action == "edit":
+            _edit(options)
         elif options.action == "export":
             _export(options.trace, options.output)
         else:
@@ -63,3 +71,17 @@ def _export(trace: Path, output: Path | None) -> None:
         sys.stdout.buffer.flush()
     else:
         write_new(output, data)
+
+
+def _edit(options: argparse.Namespace) -> None:
+    import orjson
+
+    from tracing.edit import edit_tool_output
+    from tracing.reader import read_trace
+
+    try:
+        output = orjson.loads(options.output)
+    except orjson.JSONDecodeError as err:
+        fail(f"--output {options.output!r:.60} is not JSON ({err}); give a JSON value, as in --output '{{\"total\": 12}}' or --output '\"text\"'")
+    written = edit_tool_output(read_trace(options.trace), step=options.step, call=options.call, output=output, out=options.out)
+    print(f"edited: step {options.step}, tool call {options.call} of {options.trace} -> {written}")
