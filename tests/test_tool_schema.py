@@ -318,3 +318,10 @@ class TestShortcut:
         """For JSON-like parameter types the shortcut accepts, converts and refuses exactly as the full check, with the same message."""
         raw = orjson.dumps(arguments).decode()
         assert outcome(SHORTCUT, raw) == outcome(REFERENCE, raw)
+
+
+def test_reading_traces_does_not_import_pydantic() -> None:
+    """pydantic is imported when a toolbox is built, not by the loop, the reader, inspect or diff."""
+    code = "import sys, agent.loop, tracing.diff, tracing.inspection, tracing.replay; print(sorted(m for m in sys.modules if m.startswith('pydantic')))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

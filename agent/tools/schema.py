@@ -95,7 +95,7 @@ class ToolArguments:
                 return self._validator.validate_python(parsed)  # type: ignore[no-any-return]
             return self._validator.validate_json(raw or "{}")  # type: ignore[no-any-return]
         except self._invalid as err:
-            raise ArgumentError(_describe(err.errors(include_url=False), self.names)) from None
+            raise ArgumentError(_describe(err.errors(include_url=False, include_context=False), self.names)) from None
 
 
 def tool_schema(name: str, function: Callable[..., Any]) -> dict[str, Any]:
@@ -256,16 +256,21 @@ _JSON_KINDS = {str: "string", int: "integer", float: "number", bool: "boolean", 
 
 def _describe(problems: list[Any], names: tuple[str, ...]) -> str:
     """One line for the model from pydantic's error list: what was expected, what came, for which argument."""
-    unknown = sorted(p["loc"][0] for p in problems if p["type"] == "extra_forbidden" and len(p["loc"]) == 1)
-    missing = [p["loc"][0] for p in problems if p["type"] == "missing" and len(p["loc"]) == 1]
+    unknown, missing, others = [], [], []
+    for problem in problems:
+        loc, kind = problem["loc"], problem["type"]
+        if len(loc) == 1 and kind == "extra_forbidden":
+            unknown.append(loc[0])
+        elif len(loc) == 1 and kind == "missing":
+            missing.append(loc[0])
+        else:
+            others.append(problem)
     parts = []
     if unknown:
-        parts.append(f"unknown argument(s) {', '.join(unknown)}; expected: {', '.join(names) or 'none'}")
+        parts.append(f"unknown argument(s) {', '.join(sorted(unknown))}; expected: {', '.join(names) or 'none'}")
     if missing:
         parts.append(f"missing required argument(s): {', '.join(missing)}")
-    others = [p for p in problems if not (len(p["loc"]) == 1 and p["type"] in ("extra_forbidden", "missing"))]
-    for problem in others[:_MAX_PROBLEMS]:
-        parts.append(_problem(problem))
+    parts += [_problem(problem) for problem in others[:_MAX_PROBLEMS]]
     if len(others) > _MAX_PROBLEMS:
         parts.append(f"and {len(others) - _MAX_PROBLEMS} more")
     return "; ".join(parts).replace("\n", " ")
