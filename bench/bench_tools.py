@@ -33,19 +33,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m: beside us are the baseline and helpers
 
-from bench_trace import cpu_model, progress, publish  # noqa: E402
-from legacy_toolbox import LegacyToolbox  # noqa: E402
-from legacy_toolbox import argument_check as legacy_check  # noqa: E402
+from bench_trace import cpu_model, progress, publish
+from legacy_toolbox import LegacyToolbox
+from legacy_toolbox import argument_check as legacy_check
 
-import orjson  # noqa: E402
+import orjson
 
-from agent.records import ToolCall  # noqa: E402
-from agent.runtime import Runtime  # noqa: E402
-from agent.tools import Toolbox  # noqa: E402
-from agent.tools.calculator import calculator  # noqa: E402
-from agent.tools.files import list_files, read_file, write_file  # noqa: E402
-from agent.tools.memory import recall, remember  # noqa: E402
-from agent.tools.schema import ArgumentError, ToolArguments  # noqa: E402
+from agent.records import ToolCall
+from agent.runtime import Runtime
+from agent.tools import Toolbox
+from agent.tools.calculator import calculator
+from agent.tools.files import list_files, read_file, write_file
+from agent.tools.memory import recall, remember
+from agent.tools.schema import ArgumentError, ToolArguments
 
 RESULTS = Path(__file__).with_name("RESULTS-tools.md")
 BUILT_IN = (calculator, list_files, read_file, write_file, remember, recall)
@@ -108,7 +108,7 @@ def bench_calls(workspace: Path, calls: int, reps: int) -> dict[tuple[str, str, 
             jobs["dispatch", label, variant] = functools.partial(boxes[variant].call, call, memory=MEMORY, runtime=runtime)
             jobs["check", label, variant] = functools.partial(alone[variant][tool], raw)
     times: dict[tuple[str, str, str], list[float]] = {key: [] for key in jobs}
-    for key, job in jobs.items():  # warm-up
+    for job in jobs.values():  # warm-up
         ns_per_call(job, calls // 10)
     for rep in range(reps):
         for section, label, _ in dict.fromkeys((s, lab, "") for s, lab, _ in jobs):

@@ -10,14 +10,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, NotRequired, Optional
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict  # pydantic takes typing's only from Python 3.12
 
 from agent.records import ToolCall
 from agent.runtime import Runtime
@@ -145,6 +145,16 @@ class TestSchema:
         assert list(tool_schema("scale", functools.partial(scale, unit="km"))["function"]["parameters"]["properties"]) == ["factor", "value"]
         assert list(tool_schema("scale", functools.partial(scale, 3))["function"]["parameters"]["properties"]) == ["value", "unit"]
 
+    def test_a_default_without_a_json_form_is_not_shown(self) -> None:
+        """The parameter stays optional; only its default is left out of the schema, as pydantic does."""
+
+        def stamp(text: str, clock: str = object()) -> str:  # type: ignore[assignment]  # noqa: B008
+            """Stamp a text."""
+            return text + str(clock)
+
+        parameters = tool_schema("stamp", stamp)["function"]["parameters"]
+        assert parameters["properties"]["clock"] == {"type": "string"} and parameters["required"] == ["text"]
+
     def test_built_in_tool_schemas_are_the_recorded_bytes(self) -> None:
         """The six built-in tools' schemas are byte for byte those in the committed golden traces."""
         recorded = next(orjson.loads(line) for line in (TRACES / "invoices.jsonl").read_bytes().splitlines() if b'"kind":"step"' in line)["tools"]
@@ -262,7 +272,7 @@ class TestArguments:
 
         def plan(span: tuple[int, int], window: Window, by_day: dict[int, str]) -> str:
             """Plan."""
-            return ""
+            return f"{span} {window} {by_day}"
 
         values = ToolArguments("plan", plan).validate('{"span": [1, 2], "window": {"start": "2026-01-02", "days": 3}, "by_day": {"1": "x"}}')
         assert values == {"span": (1, 2), "window": Window(start=datetime.date(2026, 1, 2), days=3), "by_day": {1: "x"}}

@@ -10,7 +10,7 @@ import orjson
 import pytest
 from agent.records import ToolCall
 from agent.runtime import Runtime
-from agent.tools import Toolbox, ToolContext, ToolError, ToolOutput
+from agent.tools import Toolbox, ToolError, ToolOutput
 from agent.tools.calculator import calculator
 from agent.tools.files import list_files, read_file, write_file
 from agent.tools.memory import recall, remember

@@ -94,4 +94,3 @@ class Toolbox:
 
 
 _clock = time.perf_counter  # latency only; what the agent sees of time comes from the runtime
-

@@ -10,12 +10,13 @@ its own config, as everywhere else in its author's code.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import re
 import typing
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NotRequired
 
 import orjson
 
@@ -40,7 +41,7 @@ class ToolArguments:
         # pydantic costs ~60 ms to import: paid by building a toolbox, not by commands that only read traces.
         import pydantic
         import pydantic_core
-        from typing_extensions import NotRequired, TypedDict
+        from typing_extensions import TypedDict  # pydantic takes typing's only from Python 3.12
 
         target, bound_positional, bound_keywords = _unwrap(function)
         try:
@@ -75,8 +76,13 @@ class ToolArguments:
             generated = adapter.json_schema(schema_generator=_compact_schema())
         except (pydantic.PydanticUserError, pydantic.PydanticUndefinedAnnotation) as err:
             raise TypeError(_unsupported(name, fields, err)) from None
+        shown_defaults = {}
+        for key, value in defaults.items():
+            with contextlib.suppress(pydantic_core.PydanticSerializationError):  # a default with no JSON form is not shown, as pydantic does
+                shown_defaults[key] = pydantic_core.to_jsonable_python(value)
         self.names = tuple(fields)
-        self.schema = _openai_tool(name, inspect.getdoc(target) or "", generated, defaults, pydantic_core.to_jsonable_python)
+        required = [key for key in fields if key not in defaults]
+        self.schema = _openai_tool(name, inspect.getdoc(target) or "", generated, required, shown_defaults)
         self._validator = adapter.validator
         self._invalid = pydantic_core.ValidationError
         self._python_path = _json_native(adapter.core_schema)
@@ -110,7 +116,8 @@ def _unwrap(function: Callable[..., Any]) -> tuple[Callable[..., Any], int, froz
     return function, 0, frozenset()
 
 
-def _openai_tool(name: str, doc: str, generated: dict[str, Any], defaults: dict[str, Any], jsonable: Callable[[Any], Any]) -> dict[str, Any]:
+def _openai_tool(name: str, doc: str, generated: dict[str, Any], required: list[str], defaults: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAI ``tools`` entry: pydantic's property schemas, compacted, with the docstring's descriptions and the defaults."""
     docs = _param_docs(doc)
     properties: dict[str, Any] = {}
     for key, prop in generated.get("properties", {}).items():
@@ -118,15 +125,12 @@ def _openai_tool(name: str, doc: str, generated: dict[str, Any], defaults: dict[
         if key in docs:
             prop.setdefault("description", docs[key])  # a Field(description=...) is more specific than the docstring
         if key in defaults:
-            try:
-                prop["default"] = jsonable(defaults[key])
-            except Exception:  # noqa: BLE001 - a default with no JSON form is simply not shown, as pydantic does
-                prop.pop("default", None)
+            prop["default"] = defaults[key]
         properties[key] = prop
     parameters: dict[str, Any] = {
         "type": "object",
         "properties": properties,
-        "required": [key for key in properties if key not in defaults],
+        "required": required,
         "additionalProperties": False,
     }
     if "$defs" in generated:
@@ -161,7 +165,7 @@ def _param_docs(doc: str) -> dict[str, str]:
 
 
 def _without_titles(node: Any) -> Any:
-    """``node`` without the "title" keys pydantic adds to every field, model and enum: noise in every prompt."""
+    """``node`` without "title" keys (pydantic adds one to every field, model and enum): noise in every prompt."""
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
