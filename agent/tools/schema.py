@@ -216,7 +216,7 @@ def _compact_schema() -> type:
 
 # Python-strict validation of values parsed from JSON agrees with JSON-strict validation for these
 # core schema types; an Enum, tuple, date, dataclass or model (instances in Python, plain JSON in
-# JSON) needs the JSON check. tests/test_tools.py fuzzes the agreement.
+# JSON) needs the JSON check. tests/test_tool_schema.py fuzzes the agreement.
 _NATIVE = frozenset({"any", "none", "bool", "int", "float", "str", "literal", "list", "dict", "nullable", "union", "default", "typed-dict", "typed-dict-field", "definitions", "definition-ref"})
 _SCALARS = (str, int, float, bool, type(None))
 _NOT_SCHEMAS = frozenset({"metadata", "serialization", "default", "expected", "config", "cls", "ref", "schema_ref"})
