@@ -308,7 +308,7 @@ FITTING = st.fixed_dictionaries(  # mostly arguments that fit, so the passing pa
 NAMES = st.sampled_from(["text", "count", "ratio", "flag", "items", "extra", "tags", "counts", "mode", "tag", "number", "anything", "opt", "other"])
 SHORTCUT = ToolArguments("typed", typed)
 REFERENCE = ToolArguments("typed", typed)
-REFERENCE._python_path = False  # the full check: pydantic's strict JSON mode on the raw text  # noqa: SLF001
+REFERENCE._check_parsed = None  # the full check: pydantic's strict JSON mode on the raw text  # noqa: SLF001
 
 
 def outcome(arguments: ToolArguments, raw: str) -> Any:
@@ -321,8 +321,8 @@ def outcome(arguments: ToolArguments, raw: str) -> Any:
 class TestShortcut:
     def test_json_like_tools_take_the_shortcut_and_others_do_not(self) -> None:
         """Checking parsed values is used only where it is the same check as checking the JSON text."""
-        assert SHORTCUT._python_path  # noqa: SLF001
-        assert not ToolArguments("convert", convert)._python_path  # noqa: SLF001 - an Enum and a model need JSON mode
+        assert SHORTCUT._check_parsed is not None  # noqa: SLF001
+        assert ToolArguments("convert", convert)._check_parsed is None  # noqa: SLF001 - an Enum and a model need JSON mode
 
     @given(st.dictionaries(NAMES, JSON, max_size=12) | JSON | FITTING)
     def test_checking_parsed_values_agrees_with_checking_the_json_text(self, arguments: Any) -> None:

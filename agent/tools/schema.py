@@ -83,9 +83,10 @@ class ToolArguments:
         self.names = tuple(fields)
         required = [key for key in fields if key not in defaults]
         self.schema = _openai_tool(name, inspect.getdoc(target) or "", generated, required, shown_defaults)
-        self._validator = adapter.validator
+        # For JSON-like types, checking the values orjson parsed is the same check as checking the text, and faster.
+        self._check_parsed = adapter.validator.validate_python if _json_native(adapter.core_schema) else None
+        self._check_text = adapter.validator.validate_json
         self._invalid = pydantic_core.ValidationError
-        self._python_path = _json_native(adapter.core_schema)
 
     def validate(self, raw: str) -> dict[str, Any]:
         """The keyword arguments for the tool from the model's raw JSON ``raw``; ``ArgumentError`` when they do not fit."""
@@ -97,9 +98,9 @@ class ToolArguments:
             msg = f"arguments are not valid JSON ({err}): {raw!r:.200}"
             raise ArgumentError(msg) from None
         try:
-            if self._python_path:  # for JSON-like types, checking the parsed values is the same check, and faster
-                return self._validator.validate_python(parsed)  # type: ignore[no-any-return]
-            return self._validator.validate_json(raw or "{}")  # type: ignore[no-any-return]
+            if self._check_parsed:
+                return self._check_parsed(parsed)  # type: ignore[no-any-return]
+            return self._check_text(raw or "{}")  # type: ignore[no-any-return]
         except self._invalid as err:
             raise ArgumentError(_describe(err.errors(include_url=False, include_context=False), self.names)) from None
 
