@@ -1,25 +1,23 @@
 """Tools and the toolbox: the single place where a tool is called.
 
 A tool is a Python function with annotated parameters and a docstring; the toolbox turns its
-signature into the JSON schema the model sees. Tools never change the agent's state: a tool that
+signature into the JSON schema the model sees and checks the model's arguments against it
+(``agent.tools.schema``, through pydantic). Tools never change the agent's state: a tool that
 needs to returns a ``ToolOutput`` with the update, and the loop applies it.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import orjson
-
 from agent.frozen import fast_init
 from agent.records import ToolCall, ToolResult
 from agent.runtime import Runtime
-from agent.tools.schema import CONTEXT_PARAMETER, argument_check, tool_schema
+from agent.tools.schema import CONTEXT_PARAMETER, ArgumentError, ToolArguments
 
 
 class ToolError(Exception):
@@ -67,11 +65,9 @@ class Toolbox:
     def __init__(self, *, workspace: str | Path, tools: Mapping[str, Callable[..., Any]]) -> None:
         self.workspace = Path(workspace)
         self.functions = dict(tools)
-        self.schemas = tuple(tool_schema(name, fn) for name, fn in self.functions.items())
-        # Per tool, all that a call needs, found with one lookup: the function, its argument check, whether it takes ctx.
-        self._dispatch = {
-            schema["function"]["name"]: (fn, argument_check(schema), _takes_context(fn)) for schema, fn in zip(self.schemas, self.functions.values(), strict=True)
-        }
+        # Per tool, all that a call needs, found with one lookup: the function, and its schema and argument check.
+        self._dispatch = {name: (fn, ToolArguments(name, fn)) for name, fn in self.functions.items()}
+        self.schemas = tuple(arguments.schema for _, arguments in self._dispatch.values())
 
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
         """Validate and run one call; unknown tools, bad arguments and exceptions become error results."""
@@ -79,15 +75,12 @@ class Toolbox:
         entry = self._dispatch.get(call.name)
         if entry is None:
             return ToolResult(call=call, error=f"unknown tool {call.name!r}; available: {', '.join(self.functions)}")
-        function, check, wants_context = entry
+        function, signature = entry
         try:
-            arguments = orjson.loads(call.arguments or "{}")
-        except orjson.JSONDecodeError as err:
-            return ToolResult(call=call, error=f"arguments are not valid JSON ({err}): {call.arguments!r:.200}")
-        problem = check(arguments)
-        if problem:
-            return ToolResult(call=call, error=problem)
-        if wants_context:
+            arguments = signature.validate(call.arguments)
+        except ArgumentError as err:
+            return ToolResult(call=call, error=str(err))
+        if signature.takes_context:
             arguments[CONTEXT_PARAMETER] = ToolContext(workspace=self.workspace, memory=memory, runtime=runtime)
         try:
             returned = function(**arguments)
@@ -101,7 +94,3 @@ class Toolbox:
 
 
 _clock = time.perf_counter  # latency only; what the agent sees of time comes from the runtime
-
-
-def _takes_context(function: Callable[..., Any]) -> bool:
-    return CONTEXT_PARAMETER in inspect.signature(function).parameters
