@@ -9,14 +9,15 @@ from pathlib import Path
 _BUNDLED_SEEDS = "seeds"
 
 
-def seed_folder(seed: str) -> Path:
-    """Where a task's seed folder is: a path (absolute, or with a '/') or the name of a bundled seed."""
+def seed_folder(seed: str, base: Path | None = None) -> Path:
+    """Where a task's seed folder is: a path (absolute, or with a '/': relative to ``base``) or the name of a bundled seed."""
     if "/" in seed or Path(seed).is_absolute():
-        return Path(seed).expanduser()
+        path = Path(seed).expanduser()
+        return path if path.is_absolute() or base is None else base / path
     return Path(str(resources.files("agent").joinpath(_BUNDLED_SEEDS, seed)))
 
 
-def prepare_workspace(seed: str | None, workspace: Path) -> None:
+def prepare_workspace(seed: str | None, workspace: Path, base: Path | None = None) -> None:
     """Create ``workspace`` holding a copy of ``seed`` (nothing copied when seed is None).
 
     An existing workspace with files in it is refused: a run that starts from another run's
@@ -28,7 +29,7 @@ def prepare_workspace(seed: str | None, workspace: Path) -> None:
     if seed is None:
         workspace.mkdir(parents=True, exist_ok=True)
         return
-    source = seed_folder(seed)
+    source = seed_folder(seed, base)
     if not source.is_dir():
         msg = f"workspace seed {seed!r} is not a folder ({source}); set task.workspace_seed to a folder or a bundled seed name"
         raise FileNotFoundError(msg)

@@ -14,6 +14,7 @@ processes give.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from tracing.sweep import DEFAULT_TRACE
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
+
+    from agent_harness.project import Project
 
     from agent.records import Outcome, Step
     from agent_harness.compose import Override
@@ -127,20 +130,33 @@ class RunInfo:
     parent: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
     """More header fields (a reused trace)."""
+    project: Project | None = None
+    """The user's project the config came from (recorded in the header)."""
+    seed_base: Path | None = None
+    """The folder a relative ``task.workspace_seed`` is taken from (the project's root), else the current folder."""
 
 
 # --------------------------------------------------------------------------- run
 
 
-def run(*overrides: str, trace: str | Path | None = None, run_dir: str | Path | None = None, config: DictConfig | None = None) -> RunResult:
+def run(
+    *overrides: str,
+    trace: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    config: DictConfig | None = None,
+    project: Project | str | Path | None = None,
+) -> RunResult:
     """Run the agent with today's conf and ``overrides`` (or an already composed ``config``); record it when ``trace`` is given.
 
     The run's files (its workspace) go to ``run_dir`` (default: outputs/DATE/TIME under the current folder).
+    ``project`` is the user's project (or a folder inside it) whose ``[tool.agent-harness]`` config is
+    used; by default the one the current folder is in, if any.
     """
+    found = _project(project)
     from agent_harness.compose import compose, default_run_dir, parse_overrides
     parsed = parse_overrides(list(overrides))
     if config is None:
-        composed = compose(list(overrides))
+        composed = compose(list(overrides), project=found)
         config, choices = composed.config, composed.choices
     else:
         choices = {}
@@ -149,8 +165,15 @@ def run(*overrides: str, trace: str | Path | None = None, run_dir: str | Path | 
     if trace is not None:
         _set(config, "trace", True)
         _set(config, "tracePath", str(Path(trace).resolve()))
-    info = RunInfo(overrides=[o.text for o in parsed], choices=choices, job={"num": None, "name": "agent", "output_dir": str(folder.resolve())})
+    info = RunInfo(overrides=[o.text for o in parsed], choices=choices, job={"num": None, "name": "agent", "output_dir": str(folder.resolve())}, project=found)
     return execute(config, info)
+
+
+def _project(project: Project | str | Path | None) -> Project | None:
+    """``project`` as a Project: given, or found from a folder (default: the current one)."""
+    from agent_harness.project import Project, find_project
+
+    return project if isinstance(project, Project) else find_project(project)
 
 
 def _set(config: DictConfig, key: str, value: Any) -> None:
@@ -203,7 +226,8 @@ def execute(
         else:
             writer = TraceWriter.resume(trace_path, resume_steps, reason=info.job.get("resume_reason", "resumed"), fsync=fsync)
     try:
-        run = build_run(config, seed_workspace=seed_workspace, **(parts or {}))
+        base = info.seed_base or (info.project.root if info.project is not None else None)
+        run = build_run(config, seed_workspace=seed_workspace, seed_base=base, **(parts or {}))
     except ConfigError as err:
         problem = f"cannot build the run from its config: {err}"
         if writer is not None:  # the trace says why the run never started
@@ -241,6 +265,8 @@ def header(data: Mapping[str, Any], info: RunInfo) -> dict[str, Any]:
         job={k: v for k, v in info.job.items() if k != "resume_reason"},
         versions=versions,
     )
+    if info.project is not None:
+        made["project"] = info.project.record()
     return made | dict(info.extra)
 
 
@@ -260,9 +286,24 @@ class _Plan:
     recording: bool
     """Whether the replay is recorded as a run of its own (trace=true)."""
     drift: tuple[str, ...] = ()
+    project: Project | None = None
+
+    def info(self, name: str, **fields: Any) -> RunInfo:
+        """The RunInfo of a run of this plan (a replay recorded, a fork)."""
+        from omegaconf import OmegaConf
+
+        recorded_root = (self.trace.header.get("project") or {}).get("root")
+        return RunInfo(
+            overrides=[o.text for o in self.overrides],
+            choices=self.choices,
+            job={"num": None, "name": name, "output_dir": OmegaConf.select(self.config, "run_dir")},
+            project=self.project,
+            seed_base=self.project.root if self.project is not None else Path(recorded_root) if recorded_root else None,
+            **fields,
+        )
 
 
-def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | None, *, live: Sequence[str] = ()) -> _Plan:
+def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | None, *, project: Project | None, live: Sequence[str] = ()) -> _Plan:
     from omegaconf import OmegaConf
 
     from agent_harness.compose import apply_overrides, compose, default_run_dir, parse_overrides, resolved
@@ -283,12 +324,13 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     if mode == "current":
         taken = {o.key for o in parsed}
         kept = [o for o in parse_overrides([str(x) for x in header.get("overrides", [])]) if _keep_recorded(o, taken, live_groups)]
-        composed = compose([o.text for o in kept] + [o.text for o in parsed if o.key not in _RECORDING_KEYS and o.root not in ("hydra",)])
+        _same_project(trace, project)
+        composed = compose([o.text for o in kept] + [o.text for o in parsed if o.key not in _RECORDING_KEYS and o.root not in ("hydra",)], project=project)
         config, choices = composed.config, {**composed.choices}
     else:
         # Today's defaults, each section the recording has replaced whole by the recorded one (never
         # merged: a recorded tool list must not gain today's tools); what it lacks (an older trace) comes from today.
-        config = compose().config
+        config = compose(project=project).config
         OmegaConf.set_struct(config, False)
         for key, value in recorded_config(header["config"]).items():
             config[key] = value
@@ -296,7 +338,7 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
         if groups:
             # A group given another option: today's conf composes that option, with the user's settings for it.
             wanted = [o.text for o in parsed if o.key in groups or (o.root in groups and o.key not in groups)]
-            composed = compose(wanted)
+            composed = compose(wanted, project=project)
             for group, override in groups.items():
                 section = composed.config[group]
                 if override.value == recorded_choices.get(group) and isinstance(header["config"].get(group), Mapping):
@@ -319,7 +361,7 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     recording = bool(OmegaConf.select(config, "trace", default=False))
     if not recording:
         _set(config, "trace", False)
-    plan = _Plan(trace=trace, config=config, choices=choices, live=live_groups, overrides=parsed, recording=recording)
+    plan = _Plan(trace=trace, config=config, choices=choices, live=live_groups, overrides=parsed, recording=recording, project=project)
     plan.drift = tuple(replay_drift(header["config"], resolved(config), llm_replayed="llm" not in live_groups))
     return plan
 
@@ -335,14 +377,27 @@ def _keep_recorded(override: Override, taken: set[str], live: set[str]) -> bool:
     return not (override.root == "llm" and "llm" not in live)  # the replay LLM has no model settings
 
 
-def _allowed(config: DictConfig) -> list[str]:
+def _same_project(trace: Trace, project: Project | None) -> None:
+    """Refuse, in one line, to compose today's config for a trace recorded in another project than ``project``."""
+    recorded = trace.header.get("project")
+    if recorded and (project is None or project.name != recorded.get("name")):
+        where = ", ".join(recorded.get("config_dirs") or []) or "its config folders"
+        here = f"this folder is in project {project.name}" if project is not None else "this folder is in no project with a [tool.agent-harness] table"
+        msg = (
+            f"{trace.path} was recorded in project {recorded.get('name')} ({where} under {recorded.get('root')}), but {here}; "
+            "replay.config=current composes that project's config: run it from inside that project (or replay its recorded config)"
+        )
+        raise ConfigError(msg)
+
+
+def _allowed(config: DictConfig, project: Project | None) -> list[str]:
     from omegaconf import OmegaConf
 
     from agent_harness.compose import compose
 
     allowed = OmegaConf.select(config, "allowed_targets", default=None)
-    today = OmegaConf.select(compose().config, "allowed_targets", default=None)
-    return [str(m) for m in (list(allowed or []) + list(today or []))]
+    today = OmegaConf.select(compose(project=project).config, "allowed_targets", default=None)
+    return [str(m) for m in (list(allowed or []) + list(today or []) + list(project.allowed_targets if project is not None else ()))]
 
 
 def _check_targets(plan: _Plan) -> None:
@@ -351,7 +406,7 @@ def _check_targets(plan: _Plan) -> None:
 
     from tracing.replay_config import foreign_targets
 
-    allowed = _allowed(plan.config)
+    allowed = _allowed(plan.config, plan.project)
     foreign = foreign_targets(OmegaConf.to_container(plan.config, resolve=False), allowed) + foreign_targets(plan.trace.header["config"], allowed)
     if foreign:
         msg = (
@@ -399,6 +454,7 @@ def replay(
     config: Mode = "recorded",
     run_dir: str | Path | None = None,
     raise_on_divergence: bool = False,
+    project: Project | str | Path | None = None,
 ) -> ReplayResult:
     """Re-execute a recorded run offline through the same loop, checking every step; the first difference ends it.
 
@@ -412,11 +468,11 @@ def replay(
     from tracing.replay import Diverged, ReplaySession
 
     loaded = load(trace)
-    plan = _plan(loaded, overrides, config, Path(run_dir) if run_dir is not None else None)
+    plan = _plan(loaded, overrides, config, Path(run_dir) if run_dir is not None else None, project=_project(project))
     _check_targets(plan)
     session = ReplaySession(loaded, config_drift=plan.drift)
     parts = _parts(plan, session)
-    info = RunInfo(overrides=[o.text for o in plan.overrides], choices=plan.choices, job={"num": None, "name": "replay", "output_dir": OmegaConf.select(plan.config, "run_dir")})
+    info = plan.info("replay")
     result = _replay_with(plan, session, parts, info)
     if raise_on_divergence and result.divergence is not None:
         raise Diverged(result.divergence)
@@ -451,7 +507,14 @@ def _build_live(config: DictConfig, what: str) -> tuple[Any, Any]:
         raise ConfigError(msg) from None
 
 
-def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str | Path | None = None, run_dir: str | Path | None = None) -> RunResult:
+def fork(
+    trace: str | Path | Trace,
+    until: int,
+    *overrides: str,
+    trace_out: str | Path | None = None,
+    run_dir: str | Path | None = None,
+    project: Project | str | Path | None = None,
+) -> RunResult:
     """Replay steps 0..``until`` as recorded (checked, with live tools so the workspace is rebuilt), then go on live.
 
     The live part uses the recording's own llm and tools unless ``overrides`` choose others. The fork
@@ -469,7 +532,7 @@ def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str 
     header = loaded.header
     taken = {o.key for o in parse_overrides(list(overrides))}
     chosen = [f"{g}={header['choices'][g]}" for g in ("llm", "tools") if g not in taken and g in (header.get("choices") or {})]
-    plan = _plan(loaded, [*chosen, *overrides], "recorded", Path(run_dir) if run_dir is not None else None, live=("llm", "tools"))
+    plan = _plan(loaded, [*chosen, *overrides], "recorded", Path(run_dir) if run_dir is not None else None, project=_project(project), live=("llm", "tools"))
     folder = Path(str(plan.config.run_dir))
     _set(plan.config, "trace", True)
     if trace_out is not None:
@@ -479,7 +542,7 @@ def fork(trace: str | Path | Trace, until: int, *overrides: str, trace_out: str 
     prefix = Prefix(session=ReplaySession(loaded), until=until)
     parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": live_tools, "clock": prefix.clock}
     parent = {"trace": str(loaded.path.resolve()), "run_id": header["run_id"], "step": until}
-    info = RunInfo(overrides=[o.text for o in plan.overrides], choices=plan.choices, job={"num": None, "name": "fork", "output_dir": str(folder)}, parent=parent)
+    info = plan.info("fork", parent=parent)
     done = execute(plan.config, info, parts=parts, each_step=prefix.check_step)
     return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, steps=done.steps, forked_from=loaded.path, forked_at=until)
 
@@ -493,7 +556,7 @@ def _resumable(trace: Trace) -> str:
     return "interrupted" if end is not None else "cut off" + (" mid-record" if trace.torn else "")
 
 
-def resume(trace: str | Path, *overrides: str) -> RunResult:
+def resume(trace: str | Path, *overrides: str, project: Project | str | Path | None = None) -> RunResult:
     """Go on with a run whose trace was cut off (crash, kill) or ended interrupted, in the same trace file.
 
     The recorded steps are replayed offline (checked, recorded tool outputs served, nothing sent to the
@@ -510,7 +573,8 @@ def resume(trace: str | Path, *overrides: str) -> RunResult:
     loaded = read_trace(path)
     _resumable(loaded)
     header = loaded.header
-    config = compose().config
+    found = _project(project)
+    config = compose(project=found).config
     OmegaConf.set_struct(config, False)
     kept = recorded_config(header["config"])
     for key, value in kept.items():
@@ -524,9 +588,9 @@ def resume(trace: str | Path, *overrides: str) -> RunResult:
     apply_overrides(config, apply)
     _set(config, "trace", True)
     _set(config, "tracePath", str(path.resolve()))
-    plan = _Plan(trace=loaded, config=config, choices=dict(header.get("choices") or {}), live={"llm", "tools"}, overrides=apply, recording=True)
+    plan = _Plan(trace=loaded, config=config, choices=dict(header.get("choices") or {}), live={"llm", "tools"}, overrides=apply, recording=True, project=found)
     _check_targets(plan)
-    info = RunInfo(overrides=list(header.get("overrides") or []), choices=plan.choices, job=dict(header.get("job") or {}))
+    info = dataclasses.replace(plan.info("resume"), overrides=list(header.get("overrides") or []), job=dict(header.get("job") or {}))
     return _resume_with(config, loaded, info)
 
 
@@ -537,7 +601,7 @@ def _resume_with(config: DictConfig, loaded: Trace, info: RunInfo) -> RunResult:
     reason = _resumable(loaded)
     live_llm, live_tools = _build_live(config, "resumed run")
     steps = len(loaded.steps)
-    info = RunInfo(overrides=info.overrides, choices=info.choices, job={**info.job, "resume_reason": reason}, parent=info.parent)
+    info = dataclasses.replace(info, job={**info.job, "resume_reason": reason})
     if steps == 0:  # stopped before its first step: nothing to replay
         done = execute(config, info, parts={"llm": live_llm, "tools": live_tools}, resume_steps=0, seed_workspace=not _has_files(live_tools))
         return RunResult(outcome=done.outcome, run_dir=done.run_dir, trace=done.trace, steps=done.steps, resumed_after=-1)
@@ -608,7 +672,7 @@ def _reuse_parts(config: DictConfig, data: Mapping[str, Any], info: RunInfo) -> 
     prefix = Prefix(session=ReplaySession(loaded), until=None, strict=False)
     parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": PrefixTools(prefix=prefix, live=live_tools, serve_recorded=served), "clock": prefix.clock}
     reused = {"reuse": {"trace": str(loaded.path.resolve()), "run_id": loaded.header["run_id"]}}
-    return parts, prefix, RunInfo(overrides=info.overrides, choices=info.choices, job=info.job, parent=info.parent, extra=reused)
+    return parts, prefix, dataclasses.replace(info, extra=reused)
 
 
 class _NoPrefix:
@@ -698,7 +762,14 @@ class SweepReplay:
         return text
 
 
-def replay_sweep(folder: str | Path, *overrides: str, config: Mode = "recorded", fail_fast: bool = False, run_dir: str | Path | None = None) -> Iterator[JobReplay]:
+def replay_sweep(
+    folder: str | Path,
+    *overrides: str,
+    config: Mode = "recorded",
+    fail_fast: bool = False,
+    run_dir: str | Path | None = None,
+    project: Project | str | Path | None = None,
+) -> Iterator[JobReplay]:
     """Replay every job's trace of a sweep folder, in this process, one job after the other (yields as each ends).
 
     In process: a replay builds no Hydra app and touches no global state, so a job costs what its
@@ -714,7 +785,7 @@ def replay_sweep(folder: str | Path, *overrides: str, config: Mode = "recorded",
         else:
             where = Path(run_dir) / f"job-{job.number}" if run_dir is not None else None
             try:
-                result = replay(job.trace, *overrides, config=config, run_dir=where)
+                result = replay(job.trace, *overrides, config=config, run_dir=where, project=project)
                 item = JobReplay(job=job.number, overrides=tuple(job.overrides), trace=job.trace, result=result)
             except (TraceError, ConfigError) as err:
                 item = JobReplay(job=job.number, overrides=tuple(job.overrides), trace=job.trace, problem=str(err))

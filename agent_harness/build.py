@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -19,12 +20,14 @@ from agent_harness.errors import ConfigError
 
 
 def build_run(
-    cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, clock: Callable[[], float] = time.time, seed_workspace: bool = True
+    cfg: Any, *, llm: LLM | None = None, tools: Tools | None = None, clock: Callable[[], float] = time.time, seed_workspace: bool = True,
+    seed_base: Path | None = None,
 ) -> AgentRun:
     """An AgentRun for ``cfg`` (composed from conf/), its workspace seeded and ready.
 
     Parts given as arguments are used instead of building the ones the config names. A resumed run
-    keeps the workspace its recorded steps left (``seed_workspace=False``).
+    keeps the workspace its recorded steps left (``seed_workspace=False``). A relative
+    ``task.workspace_seed`` path is taken from ``seed_base`` (the project's root), else the current folder.
     """
     # Checked before anything is built: a value of the wrong kind (from an override, or from a trace
     # being replayed) must be one clear error, not a crash deep in the loop.
@@ -37,7 +40,7 @@ def build_run(
         tools = instantiate(cfg.tools) if tools is None else tools
         workspace = getattr(tools, "workspace", None)  # toolboxes that touch no files have none
         if workspace is not None and seed_workspace:
-            prepare_workspace(cfg.task.get("workspace_seed"), workspace)
+            prepare_workspace(cfg.task.get("workspace_seed"), workspace, base=seed_base)
     except (InstantiationException, FileNotFoundError, FileExistsError) as err:
         raise ConfigError(" ".join(str(err).split())) from None
     return AgentRun(

@@ -20,10 +20,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from agent_harness.errors import ConfigError
-
-CONFIG_MODULE = "pkg://agent.conf"
-"""The harness's own config folder, shipped inside the package."""
-
+from agent_harness.project import HARNESS_CONFIG as CONFIG_MODULE
+from agent_harness.project import Project
 
 def one_line(err: BaseException) -> str:
     """An exception's message on one line, without Hydra's search-path listing."""
@@ -94,10 +92,14 @@ def _loader(search_path: tuple[str, ...]) -> Any:
         from hydra._internal.utils import create_config_search_path
         from hydra.core.utils import setup_globals
 
+        from hydra.core.config_search_path import SearchPathQuery
+
         setup_globals()  # Hydra's own resolvers (now, hydra), registered once per process as hydra.main does
         paths = create_config_search_path(search_path[0])
-        for extra in search_path[1:]:
-            paths.append("project", extra)
+        anchor = "main"
+        for number, extra in enumerate(search_path[1:]):  # in order, after the main folder (Hydra's schema source stays last)
+            paths.append(f"extra{number}", extra, anchor=SearchPathQuery(provider=anchor))
+            anchor = f"extra{number}"
         loader = _loaders[search_path] = ConfigLoaderImpl(config_search_path=paths)
     return loader
 
@@ -111,18 +113,19 @@ class Composed:
     run_dir: str | None = None
 
 
-def compose(overrides: Sequence[str] = (), *, search_path: Sequence[str] = (CONFIG_MODULE,), config_name: str = "config") -> Composed:
-    """Today's conf composed with ``overrides`` (Hydra's grammar), as ``agent run`` would compose it."""
+def compose(overrides: Sequence[str] = (), *, project: Project | None = None) -> Composed:
+    """Today's conf composed with ``overrides`` (Hydra's grammar), as ``agent run`` would compose it from ``project``'s folder."""
     from hydra.errors import HydraException
     from hydra.types import RunMode
     from omegaconf.errors import OmegaConfBaseException
 
-    key = (tuple(search_path), config_name, tuple(overrides))
+    search_path, config_name = (project.search_path(), project.config_name) if project is not None else ((CONFIG_MODULE,), "config")
+    key = (search_path, config_name, tuple(overrides))
     with _lock:
         cached = _composed.get(key)
         if cached is None:
             try:
-                cached = _loader(tuple(search_path)).load_configuration(config_name, list(overrides), run_mode=RunMode.RUN, from_shell=False)
+                cached = _loader(search_path).load_configuration(config_name, list(overrides), run_mode=RunMode.RUN, from_shell=False)
             except (HydraException, OmegaConfBaseException, ValueError) as err:
                 msg = f"cannot compose the config: {one_line(err)}"
                 raise ConfigError(msg) from None

@@ -58,7 +58,7 @@ def golden_traces(folder: str | Path) -> list[Path]:
     return sorted(path.glob("*.jsonl"))
 
 
-def check_trace(path: Path, *overrides: str, run_dir: Path) -> Any:
+def check_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None) -> Any:
     """Replay ``path`` against today's config (replay.config=current); fail the test with the report if it diverges."""
     from agent_harness import api
     from agent_harness.errors import ConfigError
@@ -67,7 +67,7 @@ def check_trace(path: Path, *overrides: str, run_dir: Path) -> Any:
     if not path.exists():
         pytest.fail(f"no golden trace at {path}; record it with `pytest {RECORD_OPTION}`", pytrace=False)
     try:
-        result = api.replay(path, *overrides, config="current", run_dir=run_dir)
+        result = api.replay(path, *overrides, config="current", run_dir=run_dir, project=project)
     except (TraceError, ConfigError) as err:
         pytest.fail(f"cannot replay {path}: {err}", pytrace=False)
     if not result.ok:
@@ -75,7 +75,7 @@ def check_trace(path: Path, *overrides: str, run_dir: Path) -> Any:
     return result
 
 
-def record_trace(path: Path, *overrides: str, run_dir: Path) -> Path:
+def record_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None) -> Path:
     """Record ``path`` again: a run with the old trace's overrides (if any) and ``overrides``, replacing the file when done."""
     from agent_harness import api
     from agent_harness.compose import parse_overrides
@@ -94,7 +94,7 @@ def record_trace(path: Path, *overrides: str, run_dir: Path) -> Path:
     taken = {o.key for o in parse_overrides(list(overrides))}
     args = [o for o in recorded if next(iter(parse_overrides([o]))).key not in taken] + list(overrides)
     try:
-        api.run(*args, trace=fresh, run_dir=run_dir)
+        api.run(*args, trace=fresh, run_dir=run_dir, project=project)
     except (TraceError, ConfigError) as err:
         fresh.unlink(missing_ok=True)
         pytest.fail(f"cannot record {path}: {err}", pytrace=False)
@@ -121,16 +121,23 @@ def replay_trace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
 
     A relative path is taken from the test file's folder.
     """
+    from agent_harness.errors import ConfigError
+    from agent_harness.project import find_project
+
     recording = request.config.getoption(RECORD_OPTION)
     runs = iter(range(1_000_000))
     base = Path(str(request.path)).parent
+    try:
+        project = find_project(base)  # the test file's project, wherever pytest was started
+    except ConfigError as err:
+        pytest.fail(str(err), pytrace=False)
 
     def replay(path: str | Path, *overrides: str) -> Any:
         trace = Path(path) if Path(path).is_absolute() else base / path
         run_dir = tmp_path / f"run-{next(runs)}"
         if recording:
-            return record_trace(trace, *overrides, run_dir=run_dir)
+            return record_trace(trace, *overrides, run_dir=run_dir, project=project)
         _refuse_live(overrides)
-        return check_trace(trace, *overrides, run_dir=run_dir)
+        return check_trace(trace, *overrides, run_dir=run_dir, project=project)
 
     yield replay

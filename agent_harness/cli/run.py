@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -54,14 +54,14 @@ def main(args: list[str]) -> None:
         hydra_args += ["trace=true", f"tracePath={quoted(paths['--trace'])}"]
     if "--reuse" in paths:  # absolute: a sweep's jobs run in folders of their own
         hydra_args.append(f"reuse={quoted(str(Path(paths['--reuse']).resolve()))}")
-    hydra_main(run_job, hydra_args)
+    hydra_main(hydra_args)
 
 
 def complete(args: list[str]) -> None:
     """Shell completion: Hydra's installed script calls `agent -sc query=...` with the command line in COMP_LINE."""
     # Drop the `run` word so Hydra completes the overrides after it.
     os.environ["COMP_LINE"] = re.sub(r"^(\S*agent)\s+run\b", r"\1", os.environ.get("COMP_LINE", ""))
-    hydra_main(run_job, args)
+    hydra_main(args)
 
 
 @contextlib.contextmanager
@@ -80,15 +80,32 @@ def _hydra_process(argv: list[str]) -> Iterator[None]:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
 
 
-def hydra_main(job: Callable[[DictConfig], object], argv: list[str]) -> None:
-    """Run ``job`` as a Hydra app over conf/ with ``argv``; Hydra's errors become one line, exit 2."""
+def hydra_main(argv: list[str]) -> None:
+    """Run the agent as a Hydra app with ``argv``, over the project's config (if the current folder is in one) and
+    the harness's own; Hydra's errors become one line, exit 2."""
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
     from agent_harness.callbacks import SweepIncomplete
+    from agent_harness.errors import ConfigError
+    from agent_harness.project import HARNESS_CONFIG, find_project
 
-    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name="config")(job)
+    try:
+        project = find_project()
+    except ConfigError as err:
+        fail(str(err))
+    config_path, config_name = HARNESS_CONFIG, "config"
+    if project is not None:
+        search = project.search_path()
+        config_path, config_name = search[0], project.config_name
+        # The rest of the search path goes through Hydra's own setting; Hydra keeps it out of the task's overrides.
+        argv = [*argv, f"hydra.searchpath=[{','.join(quoted(p) for p in search[1:])}]"]
+
+    def job(cfg: DictConfig) -> dict[str, Any]:
+        return run_job(cfg, project)
+
+    app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(job)
     sweep = bool({"-m", "--multirun"} & set(argv))
     try:
         with _hydra_process(argv):
@@ -134,7 +151,7 @@ def unusable(message: str) -> NoReturn:
     fail(message)
 
 
-def run_job(cfg: DictConfig) -> dict[str, Any]:
+def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
     """One `agent run` job: the library runs (and records) it; this prints its closing lines.
 
     Returns the job's summary, which the JobStatusFile callback writes to the job's status.json.
@@ -154,6 +171,7 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
         overrides=list(hydra_cfg.overrides.task),
         choices=dict(hydra_cfg.runtime.choices.items()),
         job={"num": OmegaConf.select(hydra_cfg, "job.num", default=None), "name": hydra_cfg.job.name, "output_dir": hydra_cfg.runtime.output_dir},
+        project=project,
     )
     try:
         result = api.execute(cfg, info)
