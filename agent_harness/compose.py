@@ -167,7 +167,7 @@ def apply_overrides(config: DictConfig, overrides: Sequence[Override]) -> None:
                     del node[last]
             else:
                 if not override.adds and not _has(config, override.key):
-                    msg = f"Could not override '{override.key}': the config has no such key{_did_you_mean(config, override.key)}; to add it use +{override.text}"
+                    msg = f"Could not override '{override.key}': the config has no such key{suggestion(config, override.key)}; to add it use +{override.text}"
                     raise ConfigError(msg)
                 OmegaConf.update(config, override.key, override.value, merge=False, force_add=True)
 
@@ -179,7 +179,7 @@ def _has(config: DictConfig, key: str) -> bool:
     return isinstance(node, DictConfig) and last in node
 
 
-def _did_you_mean(config: DictConfig, key: str) -> str:
+def suggestion(config: DictConfig, key: str) -> str:
     """`` (did you mean X?)`` for the closest existing key to ``key``, when one is close."""
     import difflib
 

@@ -26,6 +26,7 @@ the model's answers and the tools' outputs come from the trace; nothing is calle
   trace=true [tracePath=P]  record the replay as a run of its own
   hydra.run.dir=DIR       the folder for a replay's workspace and trace (default outputs/DATE/TIME)
   KEY=VALUE               any other setting, in Hydra's override syntax
+  -cd DIR, -cn NAME       a config folder and primary config besides the project's (anywhere among the arguments)
   --json                  print the result as JSON
   --fail-fast             (sweeps) stop at the first job that does not match
 
@@ -44,6 +45,7 @@ def main(args: list[str]) -> None:
     if any(a in ("-h", "--help") for a in args):
         print(HELP, end="")
         return
+    args, project = project_options(args)
     flags = {a for a in args if a in ("--json", "--fail-fast")}
     unknown = [a for a in args if a.startswith("--") and a not in flags]
     if unknown:
@@ -81,13 +83,13 @@ def main(args: list[str]) -> None:
         if is_sweep(path):
             if until is not None:
                 fail("replay.until forks one trace; give a trace file, not a sweep folder")
-            _sweep(api, path, rest, mode=mode, fail_fast="--fail-fast" in flags, run_dir=run_dir, as_json=as_json)
+            _sweep(api, path, rest, mode=mode, fail_fast="--fail-fast" in flags, run_dir=run_dir, as_json=as_json, project=project)
         elif "--fail-fast" in flags:
             fail("--fail-fast is for a sweep folder; a single trace stops at its first divergence anyway")
         elif until is not None:
-            _fork(api, path, until, rest, run_dir=run_dir, as_json=as_json)
+            _fork(api, path, until, rest, run_dir=run_dir, as_json=as_json, project=project)
         else:
-            result = api.replay(path, *rest, config=mode, run_dir=run_dir)  # type: ignore[arg-type]
+            result = api.replay(path, *rest, config=mode, run_dir=run_dir, project=project)  # type: ignore[arg-type]
             _print(result.as_dict() if as_json else str(result), as_json=as_json)
             if not result.ok:
                 raise SystemExit(1)
@@ -95,6 +97,42 @@ def main(args: list[str]) -> None:
         fail(str(err))
     finally:
         gc.unfreeze()
+
+
+def project_options(args: list[str]) -> tuple[list[str], Any]:
+    """Hydra's -cd/--config-dir and -cn/--config-name, anywhere among ``args``: the project they amount to, and the rest.
+
+    The project is the one the current folder is in (if any), with the given folder searched first.
+    """
+    import dataclasses
+
+    from agent_harness.errors import ConfigError
+    from agent_harness.project import Project, find_project
+
+    rest, dirs, name = [], [], None
+    items = iter(args)
+    for arg in items:
+        option, has_value, value = arg.partition("=")
+        if option in ("-cd", "--config-dir", "-cn", "--config-name"):
+            if not has_value:
+                value = next(items, "") or fail(f"{option} needs a value, as in `{option} conf`")
+            if option in ("-cd", "--config-dir"):
+                dirs.append(Path(value).resolve())
+            else:
+                name = value
+        else:
+            rest.append(arg)
+    try:
+        project = find_project()
+    except ConfigError as err:
+        fail(str(err))
+    if dirs or name:
+        missing = [str(d) for d in dirs if not d.is_dir()]
+        if missing:
+            fail(f"--config-dir {missing[0]} is not a folder")
+        project = project or Project(root=Path.cwd(), name=Path.cwd().name)
+        project = dataclasses.replace(project, config_dirs=(*dirs, *project.config_dirs), config_name=name or project.config_name)
+    return rest, project
 
 
 def _print(value: Any, *, as_json: bool) -> None:
@@ -106,11 +144,11 @@ def _print(value: Any, *, as_json: bool) -> None:
         print(value)
 
 
-def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Path | None, as_json: bool) -> None:
+def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Path | None, as_json: bool, project: Any) -> None:
     from tracing.replay import Diverged
 
     try:
-        done = api.fork(path, until, *overrides, run_dir=run_dir)
+        done = api.fork(path, until, *overrides, run_dir=run_dir, project=project)
     except Diverged as diverged:  # the recorded part no longer replays: there is nothing sound to fork from
         _print(diverged.divergence.as_dict() if as_json else diverged.divergence.report(), as_json=as_json)
         raise SystemExit(1) from None
@@ -122,12 +160,12 @@ def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Pa
         raise SystemExit(1)
 
 
-def _sweep(api: Any, sweep: Path, overrides: list[str], *, mode: str, fail_fast: bool, run_dir: Path | None, as_json: bool) -> None:
+def _sweep(api: Any, sweep: Path, overrides: list[str], *, mode: str, fail_fast: bool, run_dir: Path | None, as_json: bool, project: Any) -> None:
     from tracing.sweep import load_sweep
 
     total = len(load_sweep(sweep))
     jobs = []
-    for job in api.replay_sweep(sweep, *overrides, config=mode, fail_fast=fail_fast, run_dir=run_dir):
+    for job in api.replay_sweep(sweep, *overrides, config=mode, fail_fast=fail_fast, run_dir=run_dir, project=project):
         jobs.append(job)
         if not as_json:
             print(_job_lines(job))

@@ -29,6 +29,9 @@ def main(args: list[str]) -> None:
         if not args:
             raise SystemExit(2)
         return
+    from agent_harness.cli.replay import project_options
+
+    args, project = project_options(args)
     path, overrides = Path(args[0]), args[1:]
 
     from agent_harness import api
@@ -38,7 +41,7 @@ def main(args: list[str]) -> None:
 
     if not is_sweep(path):
         try:
-            done = api.resume(path, *overrides)
+            done = api.resume(path, *overrides, project=project)
         except (TraceError, ConfigError) as err:
             fail(str(err))
         print("\n".join(done.lines()))
@@ -49,7 +52,7 @@ def main(args: list[str]) -> None:
     failed = []
     for job in unfinished:
         try:
-            done = api.resume(job.trace, *overrides)
+            done = api.resume(job.trace, *overrides, project=project)
         except (TraceError, ConfigError) as err:
             print(f"job {job.number}: not resumed: {err}")
             failed.append(job.number)

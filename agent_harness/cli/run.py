@@ -111,7 +111,7 @@ def hydra_main(argv: list[str]) -> None:
         with _hydra_process(argv):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
-        fail(f"{_one_line(err)} (see `agent run --help`)")
+        fail(f"{_one_line(err)}{_did_you_mean(str(err), project)} (see `agent run --help`)")
     except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
         fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
     except ValueError as err:
@@ -125,6 +125,20 @@ def hydra_main(argv: list[str]) -> None:
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
     except SweepIncomplete as err:  # every job ran; some did not finish
         fail(str(err), status=1)
+
+
+def _did_you_mean(message: str, project: Any) -> str:
+    """`` (did you mean K?)`` when Hydra could not override a key and the config has a close one."""
+    match = re.search(r"Could not override '([^']+)'", message)
+    if not match:
+        return ""
+    from agent_harness.compose import compose, suggestion
+    from agent_harness.errors import ConfigError
+
+    try:
+        return suggestion(compose(project=project).config, match[1])
+    except ConfigError:
+        return ""
 
 
 def _raised_in_hydra(err: BaseException) -> bool:
