@@ -38,7 +38,7 @@ def header_with(**fields: object) -> bytes:
         (b"this is not json\n", "not an agent-trace file"),
         (b'{"hello": "world"}\n', "not an agent-trace file"),
         (b"[1, 2, 3]\n", "not an agent-trace file"),
-        (header_with(schema_version=999), "schema version 999 is newer than this agent-harness reads (2)"),
+        (header_with(schema_version=999), "schema version 999 is newer than this agent-harness reads (3)"),
         (header_with(config="oops"), "header record, field config: expected an object"),
         (b'{"kind": "header", "form', "trace header is cut off"),
     ],

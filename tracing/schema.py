@@ -12,13 +12,17 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from agent.state import AgentState, canonical, sha256_hex
 from tracing.errors import TraceError
 
 FORMAT = "agent-trace"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump on any change an older reader could misread. Readers read older versions, refuse newer.
 
-Version 2 added references in ``messages.new`` (version 1 wrote every new message in full)."""
+Version 2 added references in ``messages.new`` (version 1 wrote every new message in full).
+Version 3 changed the state hash: memory enters it as the sum of per-key digests (see agent.state),
+so it costs O(change) per step; versions 1 and 2 hashed the canonical JSON of the whole summary,
+and ``state_hash_rule`` gives a replay of them that rule."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
 MAX_DEPTH = 64
@@ -260,3 +264,13 @@ def check_record(record: Any, where: str) -> str:
         msg = f"{where}: {kind} record, field {field.lstrip('.')}: {detail}; the trace is corrupt"
         raise TraceError(msg)
     return kind
+
+
+def _whole_summary_hash(state: AgentState) -> str:
+    """The state hash of schema versions 1 and 2: sha256 of the canonical JSON of the whole summary."""
+    return sha256_hex(canonical(state.summary()))
+
+
+def state_hash_rule(version: int) -> Callable[[AgentState], str]:
+    """How a trace of schema ``version`` hashed the state after each step, as a function of the state."""
+    return _whole_summary_hash if version < 3 else AgentState.hash

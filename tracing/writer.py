@@ -20,7 +20,7 @@ import orjson
 
 from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, ToolResult, Usage
-from agent.state import History, Message, apply_update, plain_copy, summary_hash
+from agent.state import History, Memory, Message, as_memory, plain_copy
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, SCHEMA_VERSION
 from tracing.secrets import redact, redact_overrides
@@ -106,7 +106,7 @@ class TraceWriter:
         self._prompt: History | None = None
         self._previous: Step | None = None
         self._tools: Any = None
-        self._memory: dict[str, Any] | None = None  # the memory as a reader of the records so far rebuilds it
+        self._memory: Memory | None = None  # the memory as a reader of the records so far rebuilds it
 
     @classmethod
     def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
@@ -184,19 +184,19 @@ class TraceWriter:
                 for r in step.results
             ],
         }
-        summary = state.summary()
-        record["state"] = {"sha256": summary_hash(summary), **summary}
+        # The state's fields without copying its memory: memory is written only where the step's
+        # updates applied to the previous memory would not give it (compared by digests, O(change)).
+        memory = as_memory(state.memory)
+        state_record: dict[str, Any] = {"sha256": state.hash(), "answer": state.answer, "done": state.done}
+        if self._memory is None or not memory.follows(self._memory, [r.memory_update for r in step.results]):
+            state_record["memory"] = plain_copy(memory)
+        state_record["messages"] = {"count": len(state.messages), "digest": state.messages.digest()}
+        state_record["step"] = state.step
+        record["state"] = state_record
         if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
             record["tools"] = list(request.tools)
             self._tools = request.tools
-        # The memory a reader rebuilds from the previous one and the step's updates: write it only where it differs.
-        if self._memory is not None:
-            for result in step.results:
-                apply_update(self._memory, result.memory_update)
-        if self._memory is not None and self._memory == state.memory:
-            del record["state"]["memory"]
-        else:
-            self._memory = plain_copy(state.memory)
+        self._memory = memory
         self._prompt = prompt
         self._previous = step
         self._write(record, step=True)
