@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from agent import records
 from agent.state import AgentState, canonical, sha256_hex
 from tracing.errors import TraceError
 
@@ -25,8 +26,9 @@ so it costs O(change) per step; versions 1 and 2 hashed the canonical JSON of th
 and ``state_hash_rule`` gives a replay of them that rule."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
-MAX_DEPTH = 64
-"""Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into."""
+MAX_DEPTH = records.MAX_DEPTH
+"""Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into.
+The runtime's constant: what the loop lets a tool's result hold is what a reader accepts."""
 
 # A check returns None when the value fits, else what was expected (the caller says where).
 Check = Callable[[Any], "str | None"]
