@@ -31,7 +31,7 @@ commands:
                                       (`agent replay --help` for replay.config=current and mixed modes)
   replay SWEEP_DIR [--fail-fast] [--json] [OVERRIDES...]
                                       replay every job of a sweep: one line per job, then a summary
-  trace inspect TRACE [--full]        print a recorded run step by step
+  trace inspect TRACE [--full] [--raw] print a recorded run step by step
   trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
   trace diff A B [--json]             compare two traces: config, then the first step where they part
   trace export TRACE [-o FILE]        the trace as OpenTelemetry OTLP JSON spans (GenAI conventions)
@@ -105,6 +105,7 @@ def _trace(args: list[str]) -> None:
     inspect = sub.add_parser("inspect", help="print a recorded run step by step as plain text")
     inspect.add_argument("trace", type=Path, help="a trace file (.jsonl), a run's folder, or a sweep's folder (one row per job)")
     inspect.add_argument("--full", action="store_true", help="show messages, arguments and outputs untruncated")
+    inspect.add_argument("--raw", action="store_true", help="print control characters from the trace as they are, instead of escaped (\\x1b)")
     diff = sub.add_parser("diff", help="compare two traces step by step; exit 0 when they match apart from times, 1 when they differ")
     diff.add_argument("a", type=Path, help="the first trace (.jsonl)")
     diff.add_argument("b", type=Path, help="the second trace (.jsonl)")
@@ -137,9 +138,12 @@ def _trace(args: list[str]) -> None:
     path: Path = options.trace
     try:
         if is_sweep(path):
+            from tracing.text import printable
+
             lines = render_sweep(path, load_sweep(path))
+            lines = lines if options.raw else map(printable, lines)
         else:
-            lines = render(TraceStream(path / DEFAULT_TRACE if (path / DEFAULT_TRACE).is_file() else path), full=options.full)
+            lines = render(TraceStream(path / DEFAULT_TRACE if (path / DEFAULT_TRACE).is_file() else path), full=options.full, raw=options.raw)
         for line in lines:
             print(line)
     except TraceError as err:

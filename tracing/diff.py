@@ -19,6 +19,7 @@ import orjson
 from tracing.reader import Trace, read_trace
 from tracing.replay import Difference, differences, message_differences
 from tracing.replay_config import config_differences
+from tracing.text import printable
 
 PARTS = ("request", "response", "tool calls", "state")
 
@@ -146,8 +147,16 @@ def _rows(found: list[Difference]) -> Iterator[str]:
     return (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in found)
 
 
-def render(diff: TraceDiff) -> Iterator[str]:
-    """The comparison as text: config, the first differing step in detail, one line per step, the ends."""
+def render(diff: TraceDiff, *, raw: bool = False) -> Iterator[str]:
+    """The comparison as text: config, the first differing step in detail, one line per step, the ends.
+
+    Unprintable code points from the traces are shown escaped (tracing.text.printable) unless ``raw``.
+    """
+    lines = _lines(diff)
+    return lines if raw else map(printable, lines)
+
+
+def _lines(diff: TraceDiff) -> Iterator[str]:
     yield f"diff  A {diff.a}"
     yield f"      B {diff.b}"
     if diff.config:

@@ -25,6 +25,11 @@ Version 3 changed the state hash: memory enters it as the sum of per-key digests
 so it costs O(change) per step; versions 1 and 2 hashed the canonical JSON of the whole summary,
 and ``state_hash_rule`` gives a replay of them that rule."""
 
+MAX_LINE_BYTES = 128 * 2**20
+"""The longest line, newline included, a trace may hold (128 MiB): the writer refuses to write a longer
+record and the reader refuses a longer line without reading it whole. Far above any record a run
+makes (a step with a 50 MB tool output takes ~50 MB); a file with a longer line is not a trace."""
+
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
 MAX_DEPTH = records.MAX_DEPTH
 """Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into.
