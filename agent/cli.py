@@ -189,6 +189,13 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
         app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)} (see `agent {'replay' if config_name == 'replay' else 'run'} --help`)")
+    except OSError as err:
+        if not _raised_in_hydra(err, io=True):
+            raise
+        # Hydra could not create or write the run's folder (read-only, full): unusable input, one line.
+        where = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+        name = f": {err.filename}" if err.filename else ""
+        fail(f"cannot write the run's output folder: {err.strerror}{name}; set {where} to a writable folder with free space")
     except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
         fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
     except ValueError as err:
@@ -202,12 +209,19 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
 
 
-def _raised_in_hydra(err: BaseException) -> bool:
-    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package)."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
+def _raised_in_hydra(err: BaseException, *, io: bool = False) -> bool:
+    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package).
+
+    With ``io``, frames of the standard library (pathlib, open) below Hydra's count as Hydra's.
+    """
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not io or f"{os.sep}hydra{os.sep}" in name or f"{os.sep}agent{os.sep}" in name or f"{os.sep}tracing{os.sep}" in name:
+            last = name
         tb = tb.tb_next
-    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
+    # tracing/job_status.py is Hydra's callback: what it cannot write is the run's folder too.
+    return last is not None and (f"{os.sep}hydra{os.sep}" in last or (io and last.endswith(f"{os.sep}job_status.py")))
 
 
 def _one_line(err: BaseException) -> str:
@@ -281,7 +295,10 @@ def _run_agent(
     if writer is None:
         return drive(run, each_step or (lambda step: None)), None
     with writer:
-        return writer.record(run, each_step), writer.path
+        try:
+            return writer.record(run, each_step), writer.path
+        except TraceError as err:  # the disk refused a record: the run stopped; the trace keeps what came before
+            _unusable(str(err))
 
 
 def _scrub_hydra_records(resolved: Any, hydra_cfg: Any) -> None:
