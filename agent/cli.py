@@ -11,6 +11,7 @@ import argparse
 import gc
 import os
 import re
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -76,6 +77,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _main(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # `agent ... | head` closed our stdout: nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except KeyboardInterrupt:  # a second Ctrl-C (the first ends the run as interrupted, its trace whole): one line, no traceback
+        print("agent: interrupted", file=sys.stderr)
+        raise SystemExit(1) from None
+    finally:
+        if argv is None:  # the process's own entry, not a caller in a longer process
+            # The work is done: a late Ctrl-C must not turn the exit into a traceback from interpreter shutdown.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _main(args: list[str]) -> None:

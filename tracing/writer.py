@@ -341,22 +341,33 @@ class TraceWriter:
         After a failed write it is tried once, so the trace says why it stops; if it fails too, the
         trace ends after its last whole step, which the reader reports as cut off.
         """
-        self._broken = None
-        self._recover()
-        self._write(
-            {
-                "kind": "end",
-                "status": outcome.status,
-                "answer": outcome.answer,
-                "error": outcome.error,
-                "steps": self._steps,
-                "usage": _usage(outcome.usage),
-                "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-            }
-        )
-        if self._fsync_end and not self._fsync_each:
-            self._sync("the end record")
+        interrupted, before = False, None
+        while True:
+            # A second Ctrl-C while the end record is written would lose it (or tear it): undo and
+            # write it again, then pass the Ctrl-C on, so an interrupted run's trace still ends whole.
+            try:
+                if before is None or self._size <= before:  # the end record is not on file, whole and counted, yet
+                    self._broken = None
+                    self._recover()
+                    before = self._size
+                    record = {
+                        "kind": "end",
+                        "status": outcome.status,
+                        "answer": outcome.answer,
+                        "error": outcome.error,
+                        "steps": self._steps,
+                        "usage": _usage(outcome.usage),
+                        "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                    }
+                    self._write(record)
+                if self._fsync_end and not self._fsync_each:
+                    self._sync("the end record")
+                break
+            except KeyboardInterrupt:
+                interrupted = True
         self._broken = TraceWriteError(f"trace file {self.path} is complete; nothing can be appended after its end record")
+        if interrupted:
+            raise KeyboardInterrupt
 
     def _recover(self) -> None:
         """Make the file end after a whole record again when Ctrl-C stopped a write before it was counted."""
