@@ -56,7 +56,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
     """
     try:
         mode = os.stat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, ValueError):  # ValueError: a NUL in the path, which no file's name holds
         msg = f"no trace at {path}; check the path (a run writes its trace to tracePath)"
         raise TraceError(msg) from None
     except OSError as err:

@@ -228,6 +228,9 @@ class TraceWriter:
             msg = f"traceFsync={fsync!r} is not a policy; expected one of: {', '.join(FSYNC_POLICIES)}"
             raise TraceError(msg)
         path = Path(path)
+        if "\0" in str(path):
+            msg = f"trace path {str(path)!r} holds a NUL character, which no file name can; choose another tracePath"
+            raise TraceError(msg)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:  # a read-only place, or a part of the path that is a file
