@@ -61,7 +61,7 @@ def answers(draw: st.DrawFn) -> list[dict[str, Any]]:
 COUNTER = itertools.count()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(bodies=answers())
 def test_hostile_answers_end_cleanly_and_their_trace_inspects_and_replays(tmp_path: Path, bodies: list[dict[str, Any]]) -> None:
     """Exit 0, 1 or 2 with no traceback; the trace then inspects (exit 0) and replays, matching every step."""
