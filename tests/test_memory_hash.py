@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -93,3 +94,13 @@ class TestStateHash:
         memory = {"a": 1, "b": "two"}
         states = [AgentState(memory=memory), AgentState(memory=MappingProxyType(memory)), AgentState(memory=Memory(memory)), AgentState().update_memory(memory)]
         assert len({s.hash() for s in states}) == 1
+
+
+def test_traces_hashed_by_different_rules_diff_by_their_fields(tmp_path: Path) -> None:
+    """The committed version-1 golden trace and today's version-3 recording of the same run: identical apart from times."""
+    from tests.conftest import agent
+
+    assert agent("run", "--trace", "new.jsonl", cwd=tmp_path).returncode == 0
+    golden = Path(__file__).parent / "traces" / "invoices.jsonl"
+    result = agent("trace", "diff", str(golden), "new.jsonl", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.rstrip().endswith("identical apart from times and latencies"), result.stdout
