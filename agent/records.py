@@ -259,7 +259,7 @@ def recordable_result(result: ToolResult) -> ToolResult:
     """``result`` with its output, memory update and error in the form a trace holds (see ``recordable``);
     a result that cannot be held that way becomes an error result the model sees, with no memory update."""
     output, update, error = result.output, result.memory_update, result.error
-    if _plain(output) and (error is None or error.isascii()) and (not update or all(map(_plain, update.values()))):
+    if (output.isascii() if type(output) is str else _plain(output)) and (error is None or error.isascii()) and (not update or all(map(_plain, update.values()))):
         return result  # the common case: scalars only, at once
     try:
         new_output = recordable(output)

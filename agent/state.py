@@ -99,16 +99,17 @@ class History(Sequence[Message]):
     once appended.
     """
 
-    __slots__ = ("_log", "_n")
+    __slots__ = ("_log", "_n", "_hex")
 
     def __init__(self, messages: Sequence[Message] = ()) -> None:
         self._log = _Log(list(messages))
         self._n = len(self._log.items)
+        self._hex: str | None = None
 
     @classmethod
     def _cut(cls, log: _Log, n: int) -> History:
         history = cls.__new__(cls)
-        history._log, history._n = log, n
+        history._log, history._n, history._hex = log, n, None
         return history
 
     def append(self, *messages: Message) -> History:
@@ -122,7 +123,10 @@ class History(Sequence[Message]):
 
     def digest(self) -> str:
         """Chain digest of the messages (equal to ``chain_digest(list(self))``)."""
-        return self._log.digest(self._n).hex()
+        digest = self._hex
+        if digest is None:  # a step's history is digested by its state hash, its record and the next request: once
+            digest = self._hex = self._log.digest(self._n).hex()
+        return digest
 
     def continues(self, earlier: History) -> bool:
         """Whether ``earlier`` is a prefix of this history sharing its storage (cheap, O(1))."""
@@ -165,12 +169,17 @@ class History(Sequence[Message]):
 
 
 _MODULUS = 1 << 256
+_dumps, _SORT_KEYS, _from_bytes = orjson.dumps, orjson.OPT_SORT_KEYS, int.from_bytes
 _NO_DIGESTS = immutables.Map()
 
 
 def entry_digest(key: Any, value: Any) -> int:
     """The digest of one memory key and its value, as a 256-bit integer: sha256(canonical({key: value}))."""
-    return int.from_bytes(_sha256(canonical({key: value})).digest(), "big")
+    try:  # canonical(), written out: this runs for every key an update sets
+        data = _dumps({key: value}, option=_SORT_KEYS)
+    except TypeError:
+        data = canonical({key: value})
+    return _from_bytes(_sha256(data).digest(), "big")
 
 
 class Memory(Mapping[str, Any]):
@@ -218,21 +227,22 @@ class Memory(Mapping[str, Any]):
     def updated(self, update: Mapping[str, Any]) -> Memory:
         """This memory with ``update`` applied: each key is set, and a None value deletes it."""
         mapping, digests, total = self._map, self._digests, self._sum
-        with mapping.mutate() as changing:
-            for key, value in update.items():
-                if value is None:
-                    changing.pop(key, None)
-                else:
-                    changing[key] = value
-            mapping = changing.finish()
-        if digests is not None:  # this memory was hashed: carry the digest forward, key by key
-            with digests.mutate() as changing:
-                for key, value in update.items():
-                    total -= changing.pop(key, 0)
-                    if value is not None:
-                        changing[key] = entry = entry_digest(key, value)
-                        total += entry
-                digests = changing.finish()
+        for key, value in update.items():  # most updates set one key: set and delete beat a mutation's set-up
+            if value is None:
+                if key in mapping:
+                    mapping = mapping.delete(key)
+            else:
+                mapping = mapping.set(key, value)
+            if digests is not None:  # this memory was hashed: carry the digest forward, key by key
+                old = digests.get(key)
+                if old is not None:
+                    total -= old
+                    if value is None:
+                        digests = digests.delete(key)
+                if value is not None:
+                    entry = entry_digest(key, value)
+                    digests = digests.set(key, entry)
+                    total += entry
         return Memory._made(mapping, digests, total % _MODULUS)
 
     def _digested(self) -> immutables.Map:
@@ -255,24 +265,33 @@ class Memory(Mapping[str, Any]):
         self._digested()
         return self._sum.to_bytes(32, "big")
 
+    def digest_hex(self) -> str:
+        """``digest()`` in hex (64 digits)."""
+        if self._digests is None:
+            self._digested()
+        return f"{self._sum:064x}"
+
     def follows(self, earlier: Memory, updates: Sequence[Mapping[str, Any]]) -> bool:
         """Whether this memory is ``earlier`` with ``updates`` applied in order, judged by digests in O(change)."""
-        final: dict[Any, Any] = {}
-        for update in updates:
-            final.update(update)
+        if len(updates) == 1:
+            final = updates[0]
+        else:
+            final = {}
+            for update in updates:
+                final.update(update)
         ours, theirs = self._digested(), earlier._digested()
-        total = earlier._sum
+        mapping, total = self._map, earlier._sum
         for key, value in final.items():
             total -= theirs.get(key, 0)
             if value is None:
-                if key in self._map:
+                if key in mapping:
                     return False
                 continue
             entry = ours.get(key)
             if entry is None:
                 return False
             # The same object is the common case (the loop applied this very update): no need to hash it again.
-            if self._map[key] is not value and entry != entry_digest(key, value):
+            if mapping[key] is not value and entry != entry_digest(key, value):
                 return False
             total += entry
         return total % _MODULUS == self._sum
@@ -323,13 +342,15 @@ class AgentState:
 
     def hash(self) -> str:
         """Stable sha256 of the state: same state, same hash, in any process on any machine (see the module docstring)."""
-        messages = self.messages
-        return _state_hash(self.answer, self.done, as_memory(self.memory).digest(), len(messages), messages.digest(), self.step)
+        memory, messages = self.memory, self.messages
+        memory = (memory if type(memory) is Memory else Memory(memory)).digest_hex()
+        return _state_hash(self.answer, self.done, memory, len(messages), messages.digest(), self.step)
 
 
-def _state_hash(answer: Any, done: bool, memory: bytes, count: int, digest: str, step: int) -> str:
-    fields = {"answer": answer, "done": done, "memory": memory.hex(), "messages": {"count": count, "digest": digest}, "step": step}
-    return _sha256(canonical(fields)).hexdigest()
+def _state_hash(answer: Any, done: bool, memory: str, count: int, digest: str, step: int) -> str:
+    # Keys in sorted order and only strings, numbers, bools and null: orjson's plain output is the canonical form.
+    fields = {"answer": answer, "done": done, "memory": memory, "messages": {"count": count, "digest": digest}, "step": step}
+    return _sha256(_dumps(fields) if answer is None or type(answer) is str else canonical(fields)).hexdigest()
 
 
 def with_update(memory: Mapping[str, Any], update: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -367,5 +388,5 @@ def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict
 def summary_hash(summary: Mapping[str, Any]) -> str:
     """The state hash from a state's ``summary()`` (O(memory): ``AgentState.hash`` is the incremental one)."""
     messages = summary["messages"]
-    memory = Memory(summary["memory"]).digest()
+    memory = Memory(summary["memory"]).digest_hex()
     return _state_hash(summary["answer"], summary["done"], memory, messages["count"], messages["digest"], summary["step"])
