@@ -242,7 +242,11 @@ class TraceWriter:
         writer = cls(path, fd, fsync)
         writer._size = len(data)
         if writer._fsync_each:
-            writer._sync("the header")
+            try:
+                writer._sync("the header")
+            except TraceWriteError:
+                writer.close()
+                raise
         return writer
 
     def _write(self, record: Mapping[str, Any], *, step: bool = False, what: str = "the end record") -> None:
