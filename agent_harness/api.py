@@ -702,15 +702,17 @@ def read(trace: str | Path) -> Trace:
     return read_trace(_trace_file(Path(trace)))
 
 
-def inspect(trace: str | Path, *, full: bool = False) -> Iterator[str]:
-    """A trace (or a sweep folder: one row per job) as readable lines of text."""
+def inspect(trace: str | Path, *, full: bool = False, raw: bool = False) -> Iterator[str]:
+    """A trace (or a sweep folder: one row per job) as readable lines of text; control characters escaped unless ``raw``."""
     from tracing.inspection import render
     from tracing.sweep import is_sweep, load_sweep, render_sweep
+    from tracing.text import printable
 
     path = Path(trace)
     if is_sweep(path):
-        return render_sweep(path, load_sweep(path))
-    return render(TraceStream(_trace_file(path)), full=full)
+        lines = render_sweep(path, load_sweep(path))
+        return lines if raw else map(printable, lines)
+    return render(TraceStream(_trace_file(path)), full=full, raw=raw)
 
 
 def diff(a: str | Path, b: str | Path) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from tracing.reader import TraceStream
+from tracing.text import printable
 
 _SHORT = 100  # characters of a message, argument list or output shown when not --full
 
@@ -37,8 +38,17 @@ def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
-    """The lines of the summary: header, every step, then how the run ended; streamed, step by step."""
+def render(trace: TraceStream, *, full: bool = False, raw: bool = False) -> Iterator[str]:
+    """The lines of the summary: header, every step, then how the run ended; streamed, step by step.
+
+    Control characters and other unprintable code points from the trace are shown escaped
+    (tracing.text.printable), so a trace cannot drive the terminal; ``raw`` prints them as they are.
+    """
+    lines = _lines(trace, full=full)
+    return lines if raw else map(printable, lines)
+
+
+def _lines(trace: TraceStream, *, full: bool) -> Iterator[str]:
     header = trace.header
     task = header["config"].get("task")
     task = task if isinstance(task, dict) else {}  # the config is free-form: show what is there
@@ -93,6 +103,9 @@ def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
         return
     detail = f": {end.get('error')}" if end.get("error") else ""
     yield f"end       {end['status']} after {end['steps']} steps{detail}"
+    if end["steps"] != count:
+        # The end record is the writer's count of the step records it wrote: a difference means the file changed since.
+        yield f"warning   the end record says {end['steps']} steps but the trace holds {count} step records; it was edited or damaged after recording"
     if end.get("answer") is not None:
         yield f"answer    {_clip(str(end['answer']), full)}"
     yield f"totals    {_tokens(end.get('usage') if reported else None)}"

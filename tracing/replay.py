@@ -21,11 +21,12 @@ import orjson
 
 from agent.loop import Abort
 from agent.records import LLMRequest, LLMResponse, Outcome, Step, ToolCall, ToolResult, Usage, tool_calls_in
-from agent.state import History, chain_digest, summary_hash
+from agent.state import History, chain_digest
 from agent.tools.schema import tool_schema
 from tracing.errors import TraceError
 from tracing.reader import Trace
 from tracing.text import printable
+from tracing.schema import state_hash_rule
 
 What = Literal["llm_request", "tool_call", "state", "end"]
 
@@ -231,6 +232,7 @@ class ReplaySession:
         self._clock = 0
         self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
         self._edited = set(trace.edited)
+        self._state_hash = state_hash_rule(trace.header["schema_version"])  # the recording's own rule, for older traces
 
     def _diverged(self, *, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None, step: int | None = None) -> Diverged:
         """The Diverged error at this step, with the likely cause derived from what differs."""
@@ -356,9 +358,8 @@ class ReplaySession:
             missing = recorded["tool_calls"][len(step.results)]
             summary = f"the agent stops after {len(step.results)} tool calls; the recording goes on with {missing['name']}"
             raise self._diverged(what="tool_call", summary=summary, call=len(step.results))
-        summary = step.state.summary()
-        if summary_hash(summary) != recorded["state"]["sha256"]:
-            self._state_diverged(step, summary, recorded["state"])
+        if self._state_hash(step.state) != recorded["state"]["sha256"]:
+            self._state_diverged(step, step.state.summary(), recorded["state"])
         if self.step in self._edited and _digest(step.request.messages) == recorded["messages"]["sha256"]:
             msg = (
                 f"{self.trace.path}: the messages it holds for step {self.step} do not match the sha256 recorded with them, "
@@ -378,7 +379,7 @@ class ReplaySession:
             messages = message_differences(self.trace.prompts[after], step.state.messages)
             found = [d for d in found if not d.path.startswith("state.messages.")] + messages
         if not found:  # every field as recorded, yet the hash differs
-            found = [Difference("state.sha256", recorded["sha256"], summary_hash(summary))]
+            found = [Difference("state.sha256", recorded["sha256"], self._state_hash(step.state))]
         call = self._tool_call_of(found, after)
         raise self._diverged(what="state", summary="the state after the step differs", found=found, call=call)
 

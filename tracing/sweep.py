@@ -16,7 +16,7 @@ from typing import Any
 from tracing.errors import TraceError
 from tracing.reader import TraceStream
 
-STATUS_FILE = "status.json"  # written by tracing.job_status.JobStatusFile at the end of each job
+STATUS_FILE = "status.json"  # written by agent_harness.callbacks.JobStatusFile at the end of each job
 DEFAULT_TRACE = "trace.jsonl"
 _SHORT = 48
 

@@ -125,6 +125,13 @@ def hydra_main(argv: list[str]) -> None:
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
     except SweepIncomplete as err:  # every job ran; some did not finish
         fail(str(err), status=1)
+    except OSError as err:
+        if not _raised_in_hydra(err, io=True):
+            raise
+        # Hydra could not create or write the run's folder (read-only, full): unusable input, one line.
+        where = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+        name = f": {err.filename}" if err.filename else ""
+        fail(f"cannot write the run's output folder: {err.strerror}{name}; set {where} to a writable folder with free space")
 
 
 def _did_you_mean(message: str, project: Any) -> str:
@@ -141,12 +148,19 @@ def _did_you_mean(message: str, project: Any) -> str:
         return ""
 
 
-def _raised_in_hydra(err: BaseException) -> bool:
-    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package)."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
+def _raised_in_hydra(err: BaseException, *, io: bool = False) -> bool:
+    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package).
+
+    With ``io``, frames of the standard library (pathlib, open) below Hydra's count as Hydra's, and so
+    does our status.json callback (what it cannot write is the run's folder too).
+    """
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not io or any(f"{os.sep}{package}{os.sep}" in name for package in ("hydra", "agent", "tracing", "agent_harness")):
+            last = name
         tb = tb.tb_next
-    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
+    return last is not None and (f"{os.sep}hydra{os.sep}" in last or (io and last.endswith(f"{os.sep}callbacks.py")))
 
 
 def _one_line(err: BaseException) -> str:
