@@ -23,6 +23,11 @@ from agent_harness.errors import ConfigError
 from agent_harness.project import HARNESS_CONFIG as CONFIG_MODULE
 from agent_harness.project import Project
 
+def quoted(value: str) -> str:
+    """``value`` as a Hydra override value that survives its grammar whatever its characters."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def one_line(err: BaseException) -> str:
     """An exception's message on one line, without Hydra's search-path listing."""
     text = str(err).split("Config search path:", 1)[0]
