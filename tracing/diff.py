@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from tracing.reader import Trace, read_trace
-from tracing.replay import Difference, differences, message_differences
+from tracing.replay import Difference, call_arguments, difference_rows, differences, message_differences
 from tracing.replay_config import config_differences
 from tracing.schema import state_hash_rule
 from tracing.text import printable
@@ -35,16 +34,9 @@ def _parts(step: dict[str, Any], *, hashes: bool = True) -> dict[str, Any]:
         "request": {"messages": step["messages"]["sha256"], "tools": step["tools"], "model": step["model"], "params": step["params"]},
         "response": {"message": step["response"]["message"], "usage": step["response"].get("usage")},
         # Arguments as data, so one changed argument shows as itself, not as a different JSON text.
-        "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": _arguments(call["arguments"])} for call in step["tool_calls"]],
+        "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": call_arguments(call["arguments"])} for call in step["tool_calls"]],
         "state": step["state"] if hashes else {k: v for k, v in step["state"].items() if k != "sha256"},
     }
-
-
-def _arguments(raw: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,13 +136,8 @@ def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...], 
     return found
 
 
-def _short(value: Any) -> str:
-    text = value if value == "<missing>" else orjson.dumps(value, default=str).decode()
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
 def _rows(found: list[Difference]) -> Iterator[str]:
-    return (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in found)
+    return iter(difference_rows(found))
 
 
 def render(diff: TraceDiff, *, raw: bool = False) -> Iterator[str]:

@@ -77,9 +77,15 @@ def differences(expected: Any, actual: Any, *, prefix: str = "") -> list[Differe
     return sorted(found, key=lambda d: d.path)
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A recorded or current value as JSON text for a report row, cut to a length a line can hold."""
     text = value if value == _MISSING else orjson.dumps(value, default=str).decode()
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def difference_rows(found: Sequence[Difference]) -> list[str]:
+    """``  path: recorded -> now``, one line per difference: the rows of a divergence report and of a trace diff."""
+    return [f"  {d.path}: {short_value(d.expected)} -> {short_value(d.actual)}" for d in found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +146,7 @@ def divergence_report(divergence: Mapping[str, Any]) -> str:
     ]
     if divergence["differences"]:
         lines.append("field: recorded -> now")
-        lines += [f"  {d['path']}: {_short(d['expected'])} -> {_short(d['actual'])}" for d in divergence["differences"]]
+        lines += difference_rows([Difference(d["path"], d["expected"], d["actual"]) for d in divergence["differences"]])
     if divergence["config_drift"]:
         lines.append(f"config drift: {', '.join(divergence['config_drift'])}")
     lines.append(f"likely cause: {divergence['likely_cause']}")
@@ -195,7 +201,8 @@ def _normalized(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str))
 
 
-def _arguments(raw: str) -> Any:
+def call_arguments(raw: str) -> Any:
+    """A tool call's arguments as data, compared as such; malformed text from the model stays text."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -208,8 +215,8 @@ def _digest(messages: Sequence[Any]) -> str:
 
 def _call_text(name: str, arguments: str) -> str:
     """A tool call as ``name(key=value, ...)``, short enough for a report line."""
-    args = _arguments(arguments)
-    inner = ", ".join(f"{k}={_short(v)}" for k, v in args.items()) if isinstance(args, dict) else _short(args)
+    args = call_arguments(arguments)
+    inner = ", ".join(f"{k}={short_value(v)}" for k, v in args.items()) if isinstance(args, dict) else short_value(args)
     text = f"{name}({inner})"
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…)"
 
@@ -323,8 +330,8 @@ class ReplaySession:
             summary = f"the agent makes tool call {number} ({call.name}); the recording has {len(recorded_calls)} in this step"
             raise self._diverged(what="tool_call", summary=summary, call=number)
         recorded = recorded_calls[number]
-        expected = {"name": recorded["name"], "arguments": _arguments(recorded["arguments"])}
-        actual = {"name": call.name, "arguments": _arguments(call.arguments)}
+        expected = {"name": recorded["name"], "arguments": call_arguments(recorded["arguments"])}
+        actual = {"name": call.name, "arguments": call_arguments(call.arguments)}
         if expected != actual:
             found = differences(expected, actual)
             summary = f"{call.name} called with other {'arguments' if call.name == recorded['name'] else 'tool'}"
@@ -599,7 +606,7 @@ class PrefixLLM:
                 found = request_differences(session, request, session.trace.steps[session.step])
                 if found:
                     first = found[0]
-                    prefix.go_live(f"{first.path}: {_short(first.expected)} -> {_short(first.actual)}")
+                    prefix.go_live(f"{first.path}: {short_value(first.expected)} -> {short_value(first.actual)}")
         if prefix.replaying():
             return session.respond(request)
         prefix.go_live("the recording ends before this step")  # kept when the prefix ended for another reason
