@@ -243,3 +243,17 @@ def test_scripted_turn_depends_on_the_conversation_alone() -> None:
         request = LLMRequest(messages=prompt, tools=(), model="scripted", params={})
         assert llm.complete(request).message["content"] == ScriptedLLM(script=script).complete(request).message["content"]
     assert llm.complete(LLMRequest(messages=fork, tools=(), model="scripted", params={})).message["content"] == "turn 3"
+
+
+def test_the_json_schema_and_the_readers_checks_describe_the_same_records() -> None:
+    """trace.schema.json is tested equal to tracing.schema.RECORDS: the same record kinds, the same required fields."""
+    from tracing.schema import RECORDS
+
+    schema = json.loads(resources.files("tracing").joinpath("trace.schema.json").read_text())
+    kinds = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["oneOf"]}
+    assert kinds == set(RECORDS)
+    for kind in kinds:
+        required = set(schema["$defs"][kind]["required"]) - {"kind"}
+        probe = {"kind": kind}
+        missing = RECORDS[kind](probe) or ""
+        assert missing.lstrip(".").split(":")[0] in required, (kind, missing)

@@ -19,7 +19,7 @@ import orjson
 
 from agent.state import EMPTY_DIGEST, History, extend_digest, updated_memory
 from tracing.errors import TraceError
-from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, check_record
+from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, check_record, resolve_references
 
 
 @dataclass
@@ -175,34 +175,6 @@ class _PromptDigests:
         return len(self.digests) - 1, self.digests[-1].hex()
 
 
-def _resolve(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
-    """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
-    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
-        return new
-    resolved = []
-    for number, entry in enumerate(new):
-        if "role" in entry:
-            resolved.append(entry)
-            continue
-        problem = None
-        if previous is None:
-            problem = "refers to the previous step record, but this is the first"
-        elif entry["ref"] == "response":
-            resolved.append(previous["response"]["message"])
-        elif entry["index"] >= len(previous["tool_calls"]):
-            problem = f"refers to tool call {entry['index']} of the previous step, which has {len(previous['tool_calls'])}"
-        else:
-            call = previous["tool_calls"][entry["index"]]
-            if call["error"] is not None or type(call["output"]) is not str:
-                problem = f"refers to tool call {entry['index']} of the previous step, whose output is not text"
-            else:
-                resolved.append({"role": "tool", "tool_call_id": call["id"], "content": call["output"]})
-        if problem:
-            msg = f"{where}: messages.new[{number}] {problem}; the trace is corrupt"
-            raise TraceError(msg)
-    return resolved
-
-
 class TraceStream:
     """A trace read record by record: the header at once, the steps as ``steps()`` is iterated, then the end.
 
@@ -277,7 +249,7 @@ class TraceStream:
             if messages["kept"] > length:
                 msg = f"{where}: messages.kept={messages['kept']} but the previous prompt has {length} messages; the trace is corrupt"
                 raise TraceError(msg)
-            messages["new"] = _resolve(messages["new"], previous, where)
+            messages["new"] = resolve_references(messages["new"], previous, where)
             length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
             if digest != messages["sha256"]:
                 if self.check_prompts:

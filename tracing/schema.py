@@ -126,6 +126,49 @@ MESSAGE = shape(
 )
 REFERENCES = ("response", "tool_call")
 
+# References in ``messages.new``: a message the previous step record already holds is written as one.
+# Built (the writer) and resolved (the reader) here, beside the check of their shape (REFERENCE).
+RESPONSE_REF = {"ref": "response"}
+"""In ``messages.new``: the previous step record's ``response.message``."""
+
+
+def tool_ref(index: int) -> dict[str, Any]:
+    """In ``messages.new``: the tool message of the previous step record's ``tool_calls[index]`` (a text output)."""
+    return {"ref": "tool_call", "index": index}
+
+
+def text_tool_message(call_id: str, output: str) -> dict[str, Any]:
+    """The tool message a ``tool_call`` reference stands for: the call's text output, handed back to the model."""
+    return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def resolve_references(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
+    """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
+    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
+        return new
+    resolved = []
+    for number, entry in enumerate(new):
+        if "role" in entry:
+            resolved.append(entry)
+            continue
+        problem = None
+        if previous is None:
+            problem = "refers to the previous step record, but this is the first"
+        elif entry["ref"] == "response":
+            resolved.append(previous["response"]["message"])
+        elif entry["index"] >= len(previous["tool_calls"]):
+            problem = f"refers to tool call {entry['index']} of the previous step, which has {len(previous['tool_calls'])}"
+        else:
+            call = previous["tool_calls"][entry["index"]]
+            if call["error"] is not None or type(call["output"]) is not str:
+                problem = f"refers to tool call {entry['index']} of the previous step, whose output is not text"
+            else:
+                resolved.append(text_tool_message(call["id"], call["output"]))
+        if problem:
+            msg = f"{where}: messages.new[{number}] {problem}; the trace is corrupt"
+            raise TraceError(msg)
+    return resolved
+
 
 def REFERENCE(value: Any) -> str | None:  # noqa: N802 - reads as a type in the specs below
     """In ``messages.new``: ``{"ref": "response"}`` or ``{"ref": "tool_call", "index": i}``, a message the previous step record holds."""

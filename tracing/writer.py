@@ -24,7 +24,7 @@ from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, ToolResult, Usage
 from agent.state import History, Memory, Message, as_memory, plain_copy
 from tracing.errors import TraceError, TraceWriteError
-from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION
+from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, RESPONSE_REF, text_tool_message, tool_ref
 from tracing.secrets import redact, redact_overrides
 
 def make_header(
@@ -63,20 +63,11 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
 FSYNC_POLICIES = ("never", "end", "step")
 
 
-RESPONSE_REF = {"ref": "response"}
-"""In ``messages.new``: the previous step record's ``response.message``."""
-
-
-def _tool_ref(index: int) -> dict[str, Any]:
-    """In ``messages.new``: the tool message of the previous step record's ``tool_calls[index]``."""
-    return {"ref": "tool_call", "index": index}
-
-
 def _is_tool_message(message: Message, result: ToolResult) -> bool:
     """Whether ``message`` is exactly what a ``tool_call`` reference to ``result`` stands for."""
-    if result.error is not None or type(result.output) is not str or len(message) != 3:
+    if result.error is not None or type(result.output) is not str:
         return False
-    return message.get("content") == result.output and message.get("tool_call_id") == result.call.id and message.get("role") == "tool"
+    return message == text_tool_message(result.call.id, result.output)
 
 
 def _with_references(new: list[Message], previous: Step) -> list[Any]:
@@ -90,7 +81,7 @@ def _with_references(new: list[Message], previous: Step) -> list[Any]:
     written: list[Any] = [RESPONSE_REF, *new[1:]]
     for index, result in enumerate(previous.results[: len(new) - 1]):
         if _is_tool_message(new[index + 1], result):
-            written[index + 1] = _tool_ref(index)
+            written[index + 1] = tool_ref(index)
     return written
 
 
