@@ -174,13 +174,22 @@ def _run(args: list[str]) -> None:
 
 def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: str = "config") -> None:
     import hydra
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
+
+    from tracing.secrets import command_line_scrubber, scrubbed_output, scrubbing_job
 
     # Let Hydra's errors reach us instead of being printed over several lines with exit status 1.
     os.environ.setdefault("HYDRA_FULL_ERROR", "1")
-    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name=config_name)(job or run_job)
+    app = hydra.main(version_base="1.3", config_path="pkg://agent.conf", config_name=config_name)(scrubbing_job(job or run_job, os.environ))
     sweep = bool({"-m", "--multirun"} & set(sys.argv))
+    # What is printed or logged before a job starts (a sweep's listing of its jobs, a bad override) is scrubbed too.
+    with scrubbed_output(command_line_scrubber(sys.argv[1:], os.environ)):
+        _launch(app, sweep=sweep, config_name=config_name)
+
+
+def _launch(app: Callable[[], object], *, sweep: bool, config_name: str) -> None:
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
     try:
         app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
@@ -255,15 +264,18 @@ def _run_agent(
     from agent.records import Outcome
     from agent.state import AgentState
 
+    from tracing.secrets import job_scrubber, scrub_hydra_records
+
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    _scrub_hydra_records(resolved, hydra_cfg)
+    scrubber = job_scrubber(resolved, list(hydra_cfg.overrides.task), os.environ)
+    scrub_hydra_records(scrubber, hydra_cfg)
     writer = None
     if cfg.trace:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.errors import TraceError
         from tracing.writer import TraceWriter
 
         try:
-            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, resolved, hydra_cfg), fsync=cfg.traceFsync)
+            writer = TraceWriter.create(Path(to_absolute_path(cfg.tracePath)), _header(cfg, resolved, hydra_cfg), fsync=cfg.traceFsync, scrub=scrubber.bytes if scrubber else None)
         except TraceError as err:
             _unusable(str(err))
     try:
@@ -278,22 +290,6 @@ def _run_agent(
         return drive(run, each_step or (lambda step: None)), None
     with writer:
         return writer.record(run, each_step), writer.path
-
-
-def _scrub_hydra_records(resolved: Any, hydra_cfg: Any) -> None:
-    """Remove secret values from what Hydra wrote about this job before it started (.hydra/, multirun.yaml)."""
-    from hydra.utils import to_absolute_path
-
-    from tracing.secrets import scrub_files, secret_values
-
-    secrets = secret_values(resolved, list(hydra_cfg.overrides.task))
-    if not secrets:
-        return
-    records = [Path(to_absolute_path(hydra_cfg.sweep.dir)) / "multirun.yaml"]
-    if hydra_cfg.output_subdir is not None:
-        folder = Path(hydra_cfg.runtime.output_dir) / hydra_cfg.output_subdir
-        records += [folder / name for name in ("config.yaml", "hydra.yaml", "overrides.yaml")]
-    scrub_files(records, secrets)
 
 
 def _replay(args: list[str]) -> None:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from tracing.secrets import REDACTED
+from tracing.secrets import REDACTED, is_redacted_override
 
 if TYPE_CHECKING:
     from tracing.replay import Difference
@@ -116,6 +116,8 @@ def replay_overrides(header: Mapping[str, Any], user: Sequence[str], mode: str) 
             return False
         if key in ("llm", "tools"):
             return False  # the replay's own groups
+        if is_redacted_override(override):
+            return False  # a secret the recording left out: a live backend reads its own again
         return not (llm_replayed and key.startswith("llm."))  # the replay LLM has no model settings
 
     return [o for o in recorded if keep(o)] + list(user)

@@ -95,9 +95,10 @@ def _with_references(new: list[Message], previous: Step) -> list[Any]:
 class TraceWriter:
     """Writes one run's trace: ``create`` (header), ``write_step`` per step, ``write_end`` once."""
 
-    def __init__(self, path: Path, fd: int, fsync: str = "never") -> None:
+    def __init__(self, path: Path, fd: int, fsync: str = "never", scrub: Callable[[bytes], bytes] | None = None) -> None:
         self.path = path
         self._fd = fd
+        self._scrub = scrub  # replaces the secret values the run read, in every record (tracing/secrets.py)
         self._fsync_each = fsync == "step"
         self._fsync_end = fsync in ("step", "end")
         self._steps = 0  # step records written: what the end record counts, even if Ctrl-C cut the last one
@@ -109,12 +110,13 @@ class TraceWriter:
         self._memory: dict[str, Any] | None = None  # the memory as a reader of the records so far rebuilds it
 
     @classmethod
-    def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
+    def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never", scrub: Callable[[bytes], bytes] | None = None) -> TraceWriter:
         """Create ``path`` and write the header; refuses a path that exists rather than overwrite it.
 
         ``fsync`` says when records are forced to disk, beyond the write each gets at once: never
         (the OS decides; a killed process loses nothing, a power cut may), end (with the end record),
-        or step (every record).
+        or step (every record). ``scrub``, when given, rewrites each record's bytes before they are
+        written (tracing.secrets.Scrubber.bytes: the secret values the run read).
         """
         if fsync not in FSYNC_POLICIES:
             msg = f"traceFsync={fsync!r} is not a policy; expected one of: {', '.join(FSYNC_POLICIES)}"
@@ -130,12 +132,14 @@ class TraceWriter:
         except OSError as err:
             msg = f"cannot create trace file {path}: {err.strerror}; choose a writable tracePath"
             raise TraceError(msg) from None
-        writer = cls(path, fd, fsync)
+        writer = cls(path, fd, fsync, scrub)
         writer._write(header)
         return writer
 
     def _write(self, record: Mapping[str, Any], *, step: bool = False) -> None:
         data = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        if self._scrub is not None:
+            data = self._scrub(data)
         if step:
             self._pending = (self._steps + 1, self._size + len(data))
         # One write of the whole line: a crash can tear only the record being written.
