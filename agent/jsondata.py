@@ -13,7 +13,7 @@ hash seed:
 - A dict key must be a string; an int key becomes its decimal text, as JSON writers do, unless
   that text is already a key of the same dict (then it is refused rather than merged).
 - Anything else is refused: bytes, NaN and infinities, integers beyond 64 bits, other key types,
-  custom objects. ``NotJSONData`` names the type and where it sits in the value (``output["raw"]``).
+  custom objects. ``NotJSONData`` names the type and where it sits in the value (``output['raw']``).
 """
 
 from __future__ import annotations
@@ -28,48 +28,97 @@ class NotJSONData(TypeError):
     """A value that is not JSON data by the rule of this module; the message names its type and place."""
 
 
-def _refuse(where: str, value: object, why: str) -> NotJSONData:
-    return NotJSONData(f"{type(value).__name__} at {where}, which is not JSON data ({why})")
+class _Refused(Exception):
+    """Raised deep in a value; each container on the way out adds its key, so paths cost nothing until a refusal."""
+
+    def __init__(self, value: object, why: str) -> None:
+        self.kind, self.why = type(value).__name__, why
+        self.path: list[str] = []
 
 
 def to_json_data(value: Any, where: str = "output") -> Any:
-    """``value`` as JSON data (see the module's rule), or NotJSONData naming the type and its place.
+    """``value`` as JSON data (see the module's rule), or NotJSONData naming the type and its place under ``where``.
 
     Returns ``value`` itself when it already is JSON data, so a well-behaved tool's output is not copied.
     """
+    if _plain(value):
+        return value
+    try:
+        return _convert(value)
+    except _Refused as refused:
+        place = where + "".join(reversed(refused.path))
+        msg = f"{refused.kind} at {place}, which is not JSON data ({refused.why})"
+        raise NotJSONData(msg) from None
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is JSON data already: one quick pass that builds nothing (most tools return such data)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return _INT_MIN <= value <= _INT_MAX
+    if kind is float:
+        return value - value == 0.0  # false for NaN and the infinities
+    if kind is list:
+        return all(map(_plain, value))
+    if kind is dict:
+        return all(type(key) is str for key in value) and all(map(_plain, value.values()))
+    return False
+
+
+def _convert(value: Any) -> Any:
     kind = type(value)
     if value is None or kind is str or kind is bool:
         return value
     if kind is int:
         if _INT_MIN <= value <= _INT_MAX:
             return value
-        raise _refuse(where, value, "integers must fit in 64 bits; return it as a string")
+        raise _Refused(value, "integers must fit in 64 bits; return it as a string")
     if kind is float:
         if math.isfinite(value):
             return value
-        raise _refuse(where, value, f"{value} has no JSON form; return null or a string")
+        raise _Refused(value, f"{value} has no JSON form; return null or a string")
     if kind is list:
-        items = [to_json_data(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        items = _items(value)
         return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if kind is dict:
-        return _object(value, where)
+        return _object(value)
     if isinstance(value, set | frozenset):
-        return _sorted_set(value, where)
+        return _sorted_set(value)
     # Subclasses of JSON's types become their plain values: an enum's value, a namedtuple's items.
     if isinstance(value, str):
         return str.__str__(value)
     if isinstance(value, int):
-        return to_json_data(int.__index__(value), where)
+        return _convert(int.__index__(value))
     if isinstance(value, float):
-        return to_json_data(float.__float__(value), where)
+        return _convert(float.__float__(value))
     if isinstance(value, list | tuple):
-        return [to_json_data(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return _items(value)
     if isinstance(value, dict):
-        return _object(dict(value), where)
-    raise _refuse(where, value, "return str, int, float, bool, None, or lists, tuples, sets and str-keyed dicts of them")
+        return _object(dict(value))
+    raise _Refused(value, "return str, int, float, bool, None, or lists, tuples, sets and str-keyed dicts of them")
 
 
-def _object(value: dict[Any, Any], where: str) -> dict[str, Any]:
+def _items(value: list[Any] | tuple[Any, ...]) -> list[Any]:
+    try:
+        return [_convert(item) for item in value]
+    except _Refused as refused:
+        # Found again only on the way out of a refusal: the first item that is refused.
+        index = next(i for i, item in enumerate(value) if _refused(item))
+        refused.path.append(f"[{index}]")
+        raise
+
+
+def _refused(value: Any) -> bool:
+    try:
+        _convert(value)
+    except _Refused:
+        return True
+    return False
+
+
+def _object(value: dict[Any, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     changed = False
     for key, item in value.items():
@@ -77,21 +126,33 @@ def _object(value: dict[Any, Any], where: str) -> dict[str, Any]:
             if isinstance(key, int) and not isinstance(key, bool):
                 text = str(int(key))
                 if text in value:
-                    raise _refuse(f"{where}[{key!r}]", key, f"the key {key!r} would become {text!r}, which the dict already has")
+                    refused = _Refused(key, f"the key {key!r} would become {text!r}, which the dict already has")
+                    refused.path.append(f"[{key!r}]")
+                    raise refused
                 key, changed = text, True
             elif isinstance(key, str):
                 key, changed = str.__str__(key), True
             else:
-                raise _refuse(f"{where}[{key!r}]", key, "a dict key must be a string (or an int, written as its text)")
-        converted = to_json_data(item, f"{where}[{key!r}]")
+                refused = _Refused(key, "a dict key must be a string (or an int, written as its text)")
+                refused.path.append(f"[{key!r}]")
+                raise refused
+        try:
+            converted = _convert(item)
+        except _Refused as refused:
+            refused.path.append(f"[{key!r}]")
+            raise
         changed = changed or converted is not item
         result[key] = converted
     return result if changed or type(value) is not dict else value
 
 
-def _sorted_set(value: set[Any] | frozenset[Any], where: str) -> list[Any]:
-    items = [to_json_data(item, f"{where}{{...}}") for item in value]
+def _sorted_set(value: set[Any] | frozenset[Any]) -> list[Any]:
+    try:
+        items = [_convert(item) for item in value]
+    except _Refused as refused:
+        refused.path.append("{...}")
+        raise
     if all(type(item) is str for item in items) or all(type(item) in (int, float, bool) for item in items):
         return sorted(items)
     kinds = ", ".join(sorted({type(item).__name__ for item in value}))
-    raise _refuse(where, value, f"only a set of strings or of numbers has one sorted order; this one holds {kinds}: return a sorted list")
+    raise _Refused(value, f"only a set of strings or of numbers has one sorted order; this one holds {kinds}: return a sorted list")

@@ -118,7 +118,8 @@ SEEDS = (1, 2, 3, 4)
 
 def test_set_bytes_nan_and_object_outputs_record_and_replay_alike_under_every_hash_seed(tmp_path: Path) -> None:
     """Recorded under PYTHONHASHSEED 1..4 the traces are the same; each replays under another seed, and with its tools run again under every seed."""
-    orders = {subprocess.run([sys.executable, "-c", "from tests.odd_tools import tags; print(list(tags()))"], env=seeded(s), capture_output=True, text=True, check=True).stdout for s in SEEDS}
+    show = [sys.executable, "-c", "from tests.odd_tools import tags; print(list(tags()))"]
+    orders = {subprocess.run(show, env=seeded(s), capture_output=True, text=True, check=True).stdout for s in SEEDS}
     assert len(orders) > 1  # the set's own order does change with the seed: the test can fail
     overrides = odd_config(tmp_path)
     runs = [agent("run", *overrides, "--trace", f"t{s}.jsonl", cwd=tmp_path, env=seeded(s)) for s in SEEDS]

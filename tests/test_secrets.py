@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +84,12 @@ class TestScrubber:
 
     def test_scrubbed_output_covers_prints_and_log_records_and_is_undone(self, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
         """Inside the block stdout, stderr and every log record are scrubbed; after it, nothing is changed any more."""
-        stdout = os.sys.stdout
+        stdout = sys.stdout
         with caplog.at_level(logging.INFO), scrubbed_output(Scrubber([ENV_KEY])):
             print(f"out {ENV_KEY}")
-            print(f"err {ENV_KEY}", file=os.sys.stderr)
+            print(f"err {ENV_KEY}", file=sys.stderr)
             logging.getLogger("hydra.test").info("\t#%d : llm.api_key=%s", 0, ENV_KEY)
-        assert os.sys.stdout is stdout
+        assert sys.stdout is stdout
         printed = capsys.readouterr()
         assert (printed.out, printed.err) == (f"out {REDACTED}\n", f"err {REDACTED}\n")
         assert caplog.messages == [f"\t#0 : llm.api_key={REDACTED}"]
