@@ -30,7 +30,7 @@ def tool_message(result: ToolResult) -> dict[str, Any]:
     elif isinstance(result.output, str):
         content = result.output
     else:
-        content = orjson.dumps(result.output, default=str).decode()
+        content = orjson.dumps(result.output).decode()  # JSON data: the toolbox made it so (agent/jsondata.py)
     return {"role": "tool", "tool_call_id": result.call.id, "content": content}
 
 

@@ -15,6 +15,7 @@ processes give.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -220,11 +221,16 @@ def execute(
     if trace_path is not None:  # opened first: a trace path in the way stops the run before anything happens
         from tracing.writer import TraceWriter
 
+        from tracing.secrets import Scrubber, secrets_read
+
         fsync = data.get("traceFsync", "never")
+        # The secret values this run reads (a key in the config, or in the variable a *_env key names) never reach the file.
+        scrubber = Scrubber(secrets_read(data, list(info.overrides), os.environ))
+        scrub = scrubber.bytes if scrubber else None
         if resume_steps is None:
-            writer = TraceWriter.create(trace_path, header(data, info), fsync=fsync)
+            writer = TraceWriter.create(trace_path, header(data, info), fsync=fsync, scrub=scrub)
         else:
-            writer = TraceWriter.resume(trace_path, resume_steps, reason=info.job.get("resume_reason", "resumed"), fsync=fsync)
+            writer = TraceWriter.resume(trace_path, resume_steps, reason=info.job.get("resume_reason", "resumed"), fsync=fsync, scrub=scrub)
     try:
         base = info.seed_base or (info.project.root if info.project is not None else None)
         run = build_run(config, seed_workspace=seed_workspace, seed_base=base, **(parts or {}))
@@ -373,11 +379,14 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
 def _keep_recorded(override: Override, taken: set[str], live: set[str]) -> bool:
     """Whether a recorded override goes into a replay against today's conf."""
     from tracing.replay_config import RUN_SPECIFIC
+    from tracing.secrets import is_redacted_override
 
     if override.key in taken or override.root in RUN_SPECIFIC or override.root == "hydra":
         return False
     if override.key in ("llm", "tools"):
         return override.key in live and override.key not in taken
+    if is_redacted_override(override.text):
+        return False  # a secret the recording left out: a live backend reads its own again
     return not (override.root == "llm" and "llm" not in live)  # the replay LLM has no model settings
 
 

@@ -17,6 +17,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from agent_harness.secrets_hydra import job_scrubber
 from tracing.secrets import redact_overrides
 from tracing.sweep import STATUS_FILE
 
@@ -45,6 +46,8 @@ class JobStatusFile(Callback):
             # The job raised: its return value is the exception; say what it was, in one line.
             error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value re-raises it
             record |= {"status": "failed", "error": f"{type(error).__name__}: {error}" if error is not None else "unknown"}
+        # An error or answer may quote a secret the job read: scrubbed by value like everything written.
+        record = job_scrubber(config, list(hydra.overrides.task), os.environ).data(record)
         path = Path(hydra.runtime.output_dir) / STATUS_FILE
         temporary = path.with_name(f".{STATUS_FILE}.tmp")
         try:

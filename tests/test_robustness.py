@@ -17,27 +17,36 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests import blocking_tools
 from tests.conftest import AGENT, agent, run_in_process
 from tracing.errors import TraceError
 from tracing.reader import read_trace
 
-LONG_STEPS = 50_000  # long enough that a kill within 0.4 s of the first steps lands mid-run (a step is ~30-60 µs)
+LONG_STEPS = 50_000  # long enough that a kill within 0.4 s of the first steps usually lands among them (a step is ~30-60 µs)
 KILLS_WANTED = 20
 
 
-def long_task(folder: Path) -> list[str]:
-    """A task of LONG_STEPS memory updates, in a config folder of its own; the overrides that pick it."""
+def long_task(folder: Path, *, steps: int = LONG_STEPS, gate: Path | None = None) -> list[str]:
+    """A task of ``steps`` memory reads, then, with a ``gate``, a call that blocks on that fifo; the overrides that pick it.
+
+    The blocking call is the event a signal test waits for: the run is known to be mid-run however
+    fast or slow the machine is, and it cannot finish before the test acts.
+    """
     task = folder / "conf" / "task"
-    task.mkdir(parents=True)
-    turn = {"tool_calls": [{"name": "recall", "arguments": {"key": "n"}}], "repeat": LONG_STEPS}
-    config = {"name": "long", "system_prompt": "Count.", "prompt": "Count up.", "workspace_seed": None, "script": [turn, {"content": "done"}]}
+    task.mkdir(parents=True, exist_ok=True)
+    script: list[dict[str, Any]] = [{"tool_calls": [{"name": "recall", "arguments": {"key": "n"}}], "repeat": steps}]
+    if gate is not None:
+        os.mkfifo(gate)
+        script.append({"tool_calls": [{"name": "wait_here", "arguments": {"fifo": str(gate)}}]})
+    config = {"name": "long", "system_prompt": "Count.", "prompt": "Count up.", "workspace_seed": None, "script": [*script, {"content": "done"}]}
     (task / "long.yaml").write_bytes(orjson.dumps(config))  # JSON is YAML
-    return [f"hydra.searchpath=[file://{folder / 'conf'}]", "task=long", f"agent.max_steps={LONG_STEPS + 1}"]
+    overrides = [f"hydra.searchpath=[file://{folder / 'conf'}]", "task=long", f"agent.max_steps={len(script) + steps}"]
+    return [*overrides, blocking_tools.TOOL_OVERRIDE] if gate is not None else overrides
 
 
 def wait_for_steps(trace: Path, process: subprocess.Popen[Any], steps: int) -> None:
     """Wait until ``trace`` holds ``steps`` whole step records (or the process has ended)."""
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 300
     while process.poll() is None and time.monotonic() < deadline:
         if trace.exists() and trace.read_bytes().count(b"\n") > steps:
             return
@@ -65,45 +74,52 @@ def assert_clean_outcome(code: int, stderr: str, allowed: tuple[int, ...] = (0, 
 
 class TestCrashSafety:
     def test_sigkill_at_random_moments_leaves_whole_records_that_replay(self, tmp_path: Path) -> None:
-        """20 runs killed mid-step: every trace reads, inspect says where it was cut, replay matches every whole step."""
-        overrides = long_task(tmp_path)
+        """20 runs killed at random moments mid-run: every trace reads, inspect says where it was cut, replay matches every whole step."""
         rng = random.Random(20261125)
-        kills, tries, torn = 0, 0, 0
-        while kills < KILLS_WANTED:
-            tries += 1
-            assert tries <= 3 * KILLS_WANTED, f"only {kills} of {tries} kills landed mid-run"
-            trace = tmp_path / f"k{tries}.jsonl"
-            process = subprocess.Popen([AGENT, "run", *overrides, "--trace", str(trace)], cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        torn = 0
+        for kill in range(KILLS_WANTED):
+            folder = tmp_path / f"k{kill}"
+            folder.mkdir()
+            trace = folder / "t.jsonl"
+            # The run ends in a call that blocks until killed, so the kill always lands mid-run, however fast the machine.
+            overrides = long_task(folder, gate=folder / "gate")
+            process = subprocess.Popen(
+                [AGENT, "run", *overrides, "--trace", str(trace)], cwd=folder, env=blocking_tools.environment(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             # Wait for the first steps, then kill at a random moment of the run.
             wait_for_steps(trace, process, 2)
             time.sleep(rng.uniform(0, 0.4))
             process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
+            process.wait(timeout=60)
             recorded = read_trace(trace)  # raises TraceError if any whole record were damaged
-            if recorded.end is not None:
-                continue  # the run finished before the kill: not a crash
-            kills += 1
+            assert recorded.end is None and len(recorded.steps) >= 2
             torn += recorded.torn
-            code, out, err = run_cli("trace", "inspect", str(trace), cwd=tmp_path)
+            code, out, err = run_cli("trace", "inspect", str(trace), cwd=folder)
             assert code == 0 and f"cut off after step {len(recorded.steps) - 1}" in out, err
-            code, out, err = run_cli("replay", str(trace), cwd=tmp_path)
+            code, out, err = run_cli("replay", str(trace), "allowed_targets=[tests]", cwd=folder)
             assert code == 0 and out.startswith(f"replay OK: {len(recorded.steps)} steps matched; the recording ends there"), out + err
-        print(f"\n{kills} SIGKILLs mid-run out of {tries} tries, {torn} of them tore a line; every trace read and replayed")
+        print(f"\n{KILLS_WANTED} SIGKILLs mid-run, {torn} of them tore a line; every trace read and replayed")
 
     def test_ctrl_c_ends_the_run_with_an_interrupted_end_record(self, tmp_path: Path) -> None:
         """SIGINT mid-run: the trace ends with status interrupted after its last whole step, and the run exits 1."""
-        trace = tmp_path / "t.jsonl"
-        process = subprocess.Popen([AGENT, "run", *long_task(tmp_path), "--trace", str(trace)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_for_steps(trace, process, 20)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        trace, gate = tmp_path / "t.jsonl", tmp_path / "gate"
+        overrides = long_task(tmp_path, steps=20, gate=gate)
+        process = subprocess.Popen(
+            [AGENT, "run", *overrides, "--trace", str(trace)], cwd=tmp_path, env=blocking_tools.environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        # SIGINT lands while the run is inside step 20's blocking tool call, after 20 whole steps.
+        held = blocking_tools.open_when_reached(gate, process)
+        try:
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=120)
+        finally:
+            os.close(held)
         recorded = read_trace(trace)
-        seen = f"exit {process.returncode}; stdout {out[:300]!r}; stderr {err[-1500:]!r}"  # to diagnose a rare failure under load
+        seen = f"exit {process.returncode}; stdout {out[:300]!r}; stderr {err[-1500:]!r}"
         assert process.returncode == 1 and "Traceback" not in err, seen
         assert recorded.end is not None and recorded.end["status"] == "interrupted", seen
-        assert recorded.end["steps"] == len(recorded.steps) < LONG_STEPS, seen
-        # Ctrl-C can land between a step and its record: the run then did one step more than the trace holds.
-        assert out.startswith((f"interrupted after {len(recorded.steps)} steps", f"interrupted after {len(recorded.steps) + 1} steps")), seen
+        assert recorded.end["steps"] == len(recorded.steps) == 20, seen
+        assert out.startswith("interrupted after 20 steps"), seen
 
     @pytest.mark.parametrize("policy", ["never", "end", "step"])
     def test_every_fsync_policy_records_the_same_run(self, tmp_path: Path, policy: str) -> None:

@@ -193,9 +193,10 @@ def _cannot_create(path: Path, err: OSError) -> TraceError:
 class TraceWriter:
     """Writes one run's trace: ``create`` (header), ``write_step`` per step, ``write_end`` once."""
 
-    def __init__(self, path: Path, fd: int, fsync: str = "never") -> None:
+    def __init__(self, path: Path, fd: int, fsync: str = "never", scrub: Callable[[bytes], bytes] | None = None) -> None:
         self.path = path
         self._fd = fd
+        self._scrub = scrub  # replaces the secret values the run read, in every record (tracing/secrets.py)
         self._fsync_each = fsync == "step"
         self._fsync_end = fsync in ("step", "end")
         self._steps = 0  # step records written: what the end record counts, even if Ctrl-C cut the last one
@@ -218,12 +219,13 @@ class TraceWriter:
         return self._steps
 
     @classmethod
-    def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never") -> TraceWriter:
+    def create(cls, path: str | Path, header: Mapping[str, Any], *, fsync: str = "never", scrub: Callable[[bytes], bytes] | None = None) -> TraceWriter:
         """Create ``path`` and write the header; refuses a path that exists rather than overwrite it.
 
         ``fsync`` says when records are forced to disk, beyond the write each gets at once: never
         (the OS decides; a killed process loses nothing, a power cut may), end (with the end record),
-        or step (every record).
+        or step (every record). ``scrub``, when given, rewrites each record's bytes before they are
+        written (tracing.secrets.Scrubber.bytes: the secret values the run read).
         """
         if fsync not in FSYNC_POLICIES:
             msg = f"traceFsync={fsync!r} is not a policy; expected one of: {', '.join(FSYNC_POLICIES)}"
@@ -239,8 +241,10 @@ class TraceWriter:
             msg = f"cannot create the folder {path.parent} for trace file {path}: {why}; choose a tracePath in a writable folder"
             raise TraceError(msg) from None
         data = _encode(header)
+        if scrub is not None:
+            data = scrub(data)
         fd = _create_whole(path, data)
-        writer = cls(path, fd, fsync)
+        writer = cls(path, fd, fsync, scrub)
         writer._size = len(data)
         if writer._fsync_each:
             try:
@@ -251,7 +255,7 @@ class TraceWriter:
         return writer
 
     @classmethod
-    def resume(cls, path: str | Path, steps: int, *, reason: str, fsync: str = "never") -> TraceWriter:
+    def resume(cls, path: str | Path, steps: int, *, reason: str, fsync: str = "never", scrub: Callable[[bytes], bytes] | None = None) -> TraceWriter:
         """Open the trace at ``path``, which holds ``steps`` whole step records, to go on with its run in the same file.
 
         A torn last line (what a kill leaves) is cut off first: it holds no whole record. Then a resume
@@ -274,7 +278,7 @@ class TraceWriter:
             whole -= len(chunk)
         if whole != size:
             os.ftruncate(fd, whole)
-        writer = cls(path, fd, fsync)
+        writer = cls(path, fd, fsync, scrub)
         writer._size, writer._steps, writer._skip = whole, steps, steps
         writer._write({"kind": "resume", "after_step": steps - 1, "reason": reason, "resumed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}, what="the resume record")
         return writer
@@ -287,6 +291,8 @@ class TraceWriter:
             data = _encode(record)
         except TraceError as err:
             self._fail(f"cannot write {what} to trace file {self.path}: {err}", stop=True)
+        if self._scrub is not None:
+            data = self._scrub(data)
         if step:
             self._pending = (self._steps + 1, self._size + len(data))
         # One write of the whole line, so a crash can tear only the record being written; the

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from agent.frozen import fast_init
+from agent.jsondata import NotJSONData, to_json_data
 from agent.records import ToolCall, ToolResult
 from agent.runtime import Runtime
 from agent.tools.schema import CONTEXT_PARAMETER, ArgumentError, ToolArguments
@@ -88,9 +89,12 @@ class Toolbox:
             error = str(err) if isinstance(err, ToolError) else f"{type(err).__name__}: {err}"
             return ToolResult(call=call, error=error, latency_s=_clock() - started)
         latency = _clock() - started
-        if isinstance(returned, ToolOutput):
-            return ToolResult(call=call, output=returned.output, memory_update=dict(returned.memory), latency_s=latency)
-        return ToolResult(call=call, output=returned, latency_s=latency)
+        output, memory = (returned.output, returned.memory) if isinstance(returned, ToolOutput) else (returned, {})
+        try:  # the one place a tool's return becomes JSON data (agent/jsondata.py has the rule)
+            output, memory = to_json_data(output), to_json_data(dict(memory), "memory")
+        except NotJSONData as err:
+            return ToolResult(call=call, error=f"tool {call.name!r} returned {err}", latency_s=latency)
+        return ToolResult(call=call, output=output, memory_update=memory, latency_s=latency)
 
 
 _clock = time.perf_counter  # latency only; what the agent sees of time comes from the runtime

@@ -86,6 +86,7 @@ def hydra_main(argv: list[str]) -> None:
     from agent_harness.callbacks import SweepIncomplete
     from agent_harness.errors import ConfigError
     from agent_harness.project import HARNESS_CONFIG, find_project
+    from agent_harness.secrets_hydra import command_line_scrubber, scrubbed_output, scrubbing_job
 
     try:
         project = find_project()
@@ -105,10 +106,11 @@ def hydra_main(argv: list[str]) -> None:
         ended.append(summary["status"])
         return summary
 
-    app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(job)
+    app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(scrubbing_job(job, os.environ))
     sweep = bool({"-m", "--multirun"} & set(argv))
     try:
-        with _hydra_process(argv):
+        # What is printed or logged before a job starts (a sweep's listing of its jobs, a bad override) is scrubbed too.
+        with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)}{_did_you_mean(str(err), project)} (see `agent run --help`)")
@@ -192,11 +194,11 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
 
     from agent_harness import api
     from agent_harness.errors import ConfigError
-    from agent_harness.secrets_hydra import scrub_hydra_records
+    from agent_harness.secrets_hydra import job_scrubber, scrub_hydra_records
     from tracing.errors import TraceError
 
     hydra_cfg = HydraConfig.get()
-    scrub_hydra_records(cfg, hydra_cfg)
+    scrub_hydra_records(job_scrubber(cfg, list(hydra_cfg.overrides.task), os.environ), hydra_cfg)
     info = api.RunInfo(
         overrides=list(hydra_cfg.overrides.task),
         choices=dict(hydra_cfg.runtime.choices.items()),
