@@ -25,6 +25,8 @@ the model's answers and the tools' outputs come from the trace; nothing is calle
   llm=<option>            ask a model again, answer tools from the trace (mixed mode)
   trace=true [tracePath=P]  record the replay as a run of its own
   hydra.run.dir=DIR       the folder for a replay's workspace and trace (default outputs/DATE/TIME)
+  -cd DIR [-cn NAME]      take today's config (and allowed_targets) from DIR's project, searched first;
+                          by default from the [tool.agent-harness] project the current folder is in
   KEY=VALUE               any other setting, in Hydra's override syntax
   --json                  print the result as JSON
   --fail-fast             (sweeps) stop at the first job that does not match
@@ -44,6 +46,14 @@ def main(args: list[str]) -> None:
     if any(a in ("-h", "--help") for a in args):
         print(HELP, end="")
         return
+    from agent_harness.errors import ConfigError
+    from agent_harness.project import config_options, project_for
+
+    try:
+        config_dir, config_name, args = config_options(args)  # -cd/-cn anywhere: before or after the trace and overrides
+        project = project_for(config_dir, config_name)
+    except ConfigError as err:
+        fail(str(err))
     flags = {a for a in args if a in ("--json", "--fail-fast")}
     unknown = [a for a in args if a.startswith("--") and a not in flags]
     if unknown:
@@ -70,7 +80,6 @@ def main(args: list[str]) -> None:
     as_json = "--json" in flags
 
     from agent_harness import api
-    from agent_harness.errors import ConfigError
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep
 
@@ -81,13 +90,13 @@ def main(args: list[str]) -> None:
         if is_sweep(path):
             if until is not None:
                 fail("replay.until forks one trace; give a trace file, not a sweep folder")
-            _sweep(api, path, rest, mode=mode, fail_fast="--fail-fast" in flags, run_dir=run_dir, as_json=as_json)
+            _sweep(api, path, rest, mode=mode, fail_fast="--fail-fast" in flags, run_dir=run_dir, as_json=as_json, project=project)
         elif "--fail-fast" in flags:
             fail("--fail-fast is for a sweep folder; a single trace stops at its first divergence anyway")
         elif until is not None:
-            _fork(api, path, until, rest, run_dir=run_dir, as_json=as_json)
+            _fork(api, path, until, rest, run_dir=run_dir, as_json=as_json, project=project)
         else:
-            result = api.replay(path, *rest, config=mode, run_dir=run_dir)  # type: ignore[arg-type]
+            result = api.replay(path, *rest, config=mode, run_dir=run_dir, project=project)  # type: ignore[arg-type]
             _print(result.as_dict() if as_json else str(result), as_json=as_json)
             if not result.ok:
                 raise SystemExit(1)
@@ -106,11 +115,11 @@ def _print(value: Any, *, as_json: bool) -> None:
         print(value)
 
 
-def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Path | None, as_json: bool) -> None:
+def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Path | None, as_json: bool, project: Any) -> None:
     from tracing.replay import Diverged
 
     try:
-        done = api.fork(path, until, *overrides, run_dir=run_dir)
+        done = api.fork(path, until, *overrides, run_dir=run_dir, project=project)
     except Diverged as diverged:  # the recorded part no longer replays: there is nothing sound to fork from
         _print(diverged.divergence.as_dict() if as_json else diverged.divergence.report(), as_json=as_json)
         raise SystemExit(1) from None
@@ -122,12 +131,12 @@ def _fork(api: Any, path: Path, until: int, overrides: list[str], *, run_dir: Pa
         raise SystemExit(1)
 
 
-def _sweep(api: Any, sweep: Path, overrides: list[str], *, mode: str, fail_fast: bool, run_dir: Path | None, as_json: bool) -> None:
+def _sweep(api: Any, sweep: Path, overrides: list[str], *, mode: str, fail_fast: bool, run_dir: Path | None, as_json: bool, project: Any) -> None:
     from tracing.sweep import load_sweep
 
     total = len(load_sweep(sweep))
     jobs = []
-    for job in api.replay_sweep(sweep, *overrides, config=mode, fail_fast=fail_fast, run_dir=run_dir):
+    for job in api.replay_sweep(sweep, *overrides, config=mode, fail_fast=fail_fast, run_dir=run_dir, project=project):
         jobs.append(job)
         if not as_json:
             print(_job_lines(job))

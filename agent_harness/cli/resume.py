@@ -7,8 +7,8 @@ from pathlib import Path
 from agent_harness.cli import fail
 
 HELP = """\
-usage: agent resume TRACE_OR_RUN_DIR [OVERRIDES...]
-       agent resume SWEEP_DIR [OVERRIDES...]
+usage: agent resume TRACE_OR_RUN_DIR [-cd DIR] [OVERRIDES...]
+       agent resume SWEEP_DIR [-cd DIR] [OVERRIDES...]
 
 Go on with a run whose trace was cut off (a crash, kill -9, a cancelled or preempted job) or ended
 interrupted, in the same trace file: the recorded steps are replayed offline (checked; nothing is
@@ -29,16 +29,24 @@ def main(args: list[str]) -> None:
         if not args:
             raise SystemExit(2)
         return
-    path, overrides = Path(args[0]), args[1:]
-
     from agent_harness import api
     from agent_harness.errors import ConfigError
+    from agent_harness.project import config_options, project_for
+
+    try:
+        config_dir, config_name, args = config_options(args)  # -cd/-cn anywhere
+        project = project_for(config_dir, config_name)
+    except ConfigError as err:
+        fail(str(err))
+    if not args:
+        fail("resume needs a trace file, run folder or sweep folder, as in `agent resume run.jsonl`")
+    path, overrides = Path(args[0]), args[1:]
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep, load_sweep
 
     if not is_sweep(path):
         try:
-            done = api.resume(path, *overrides)
+            done = api.resume(path, *overrides, project=project)
         except (TraceError, ConfigError) as err:
             fail(str(err))
         print("\n".join(done.lines()))
@@ -49,7 +57,7 @@ def main(args: list[str]) -> None:
     failed = []
     for job in unfinished:
         try:
-            done = api.resume(job.trace, *overrides)
+            done = api.resume(job.trace, *overrides, project=project)
         except (TraceError, ConfigError) as err:
             print(f"job {job.number}: not resumed: {err}")
             failed.append(job.number)

@@ -89,18 +89,16 @@ def hydra_main(argv: list[str]) -> None:
 
     from agent_harness.callbacks import SweepIncomplete
     from agent_harness.errors import ConfigError
-    from agent_harness.project import HARNESS_CONFIG, find_project
+    from agent_harness.project import config_options, project_for
 
     try:
-        project = find_project()
+        project = project_for(*config_options(argv)[:2])  # -cd into a project's conf finds that project, from anywhere
     except ConfigError as err:
         fail(str(err))
-    config_path, config_name = HARNESS_CONFIG, "config"
-    if project is not None:
-        search = project.search_path()
-        config_path, config_name = search[0], project.config_name
-        # The rest of the search path goes through Hydra's own setting; Hydra keeps it out of the task's overrides.
-        argv = [*argv, f"hydra.searchpath=[{','.join(quoted(p) for p in search[1:])}]"]
+    from agent_harness.cli.app_config import app_config, did_you_mean
+
+    # The project's folders first, then the harness's conf; hydra.searchpath is kept out of the task's overrides by Hydra.
+    config_path, config_name, argv = app_config(project, argv)
 
     def job(cfg: DictConfig) -> dict[str, Any]:
         return run_job(cfg, project)
@@ -111,7 +109,7 @@ def hydra_main(argv: list[str]) -> None:
         with _hydra_process(argv):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
-        fail(f"{_one_line(err)} (see `agent run --help`)")
+        fail(f"{_one_line(err)}{did_you_mean(str(err), project)} (see `agent run --help`)")
     except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
         fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
     except ValueError as err:
