@@ -313,6 +313,20 @@ class TestMistakes:
         assert (result.returncode, result.stdout.strip()) == (0, f"agent-harness {version('agent-harness')}")
 
 
+def test_the_readme_shows_the_examples_real_files() -> None:
+    """Every line of the README's YAML, TOML and Python excerpts of the example is in the example's files."""
+    import re
+
+    readme = (EXAMPLE.parents[1] / "README.md").read_text()
+    section = readme.split("## Your own agent in your own project", 1)[1].split("\n## ", 1)[0]
+    files = "\n".join(p.read_text() for p in EXAMPLE.rglob("*") if p.suffix in (".py", ".yaml", ".toml") and "__pycache__" not in p.parts)
+    blocks = re.findall(r"```(yaml|toml|python)\n(.*?)```", section, re.S)
+    excerpts = [body for _, body in blocks if "class LLM(Protocol)" not in body]  # the protocol is agent/llm/__init__.py, shortened
+    assert len(excerpts) >= 7
+    missing = [line for body in excerpts for line in body.splitlines() if line.strip() and line not in files]
+    assert not missing
+
+
 def test_the_main_suite_does_not_collect_the_example() -> None:
     """The example's tests run in their own project (above), never as part of this repository's suite."""
     import tomllib

@@ -59,7 +59,12 @@ class KeywordLLM:
             if name not in answers and name in offered:
                 arguments = self._arguments(name, ticket, answers)
                 call = ToolCall(id=f"call_{turn}_{name}", name=name, arguments=orjson.dumps(arguments).decode())
-                message = {"role": "assistant", "content": None, "tool_calls": [{"id": call.id, "type": "function", "function": {"name": name, "arguments": call.arguments}}]}
+                # The assistant message in the OpenAI shape (appended to the history as is), and the same calls parsed.
+                message = {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments}}],
+                }
                 return LLMResponse(message=message, tool_calls=(call,), usage=_usage(messages, call.arguments))
         text = self._summary(ticket, answers)
         return LLMResponse(message={"role": "assistant", "content": text}, usage=_usage(messages, text))
