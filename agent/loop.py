@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from agent.llm import LLM
-from agent.records import LLMRequest, Outcome, Status, Step, ToolResult, Usage
+from agent.records import LLMRequest, Outcome, Status, Step, ToolResult, Usage, recordable_result
 from agent.runtime import Runtime
 from agent.state import AgentState, History, with_update
 from agent.tools import Tools
@@ -72,7 +72,7 @@ class AgentRun:
             # become one new state at the end (one History.append, one AgentState per step).
             added, memory, results = [response.message], state.memory, []
             for call in response.tool_calls:
-                result = tools.call(call, memory=memory, runtime=runtime)
+                result = recordable_result(tools.call(call, memory=memory, runtime=runtime))
                 memory = with_update(memory, result.memory_update)
                 added.append(tool_message(result))
                 results.append(result)

@@ -1,9 +1,24 @@
 """The agent's state and its stable hash.
 
-The state hash is a function of the state alone, but computing it must not cost more as the
-history grows: the message history is an append-only log whose chain digest is extended one
-message at a time, so each message is encoded and hashed once per run, however often the state
-is hashed.
+The state hash is a function of the state alone, but computing it must cost what the step changed,
+not what the state holds. Its construction (trace schema version 3):
+
+- messages: the history is an append-only log whose chain digest is extended one message at a time,
+  ``d(n+1) = sha256(d(n) + sha256(canonical(message n)))`` from ``d(0) = sha256(b"")``, so each
+  message is encoded and hashed once per run, however often the state is hashed;
+- memory: each key has its own digest, ``sha256(canonical({key: value}))`` read as a 256-bit
+  big-endian integer, and the memory's digest is the sum of its keys' digests modulo 2**256 (32
+  bytes, big-endian; 0 for no memory). A sum does not depend on key order, and an update changes it
+  by the digests of the keys it touches only (subtract the old key's, add the new one's), so a step
+  that sets one key re-hashes that key, whatever else memory holds. Memory is a ``Memory``, a
+  persistent map (``immutables.Map``, a HAMT): an update shares storage with the memory it came
+  from, so applying it is O(change) too;
+- the state: ``sha256(canonical({"answer", "done", "memory": memory digest hex, "messages":
+  {"count", "digest"}, "step"}))``.
+
+Digests are worked out only once something asks for one (a trace writer, a replay): a run that is
+not recorded never hashes. After that, each memory derived from a hashed one carries its digest
+forward as it is made.
 """
 
 from __future__ import annotations
@@ -14,6 +29,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, overload
 
+import immutables
 import orjson
 
 from agent.frozen import fast_init
@@ -83,16 +99,17 @@ class History(Sequence[Message]):
     once appended.
     """
 
-    __slots__ = ("_log", "_n")
+    __slots__ = ("_log", "_n", "_hex")
 
     def __init__(self, messages: Sequence[Message] = ()) -> None:
         self._log = _Log(list(messages))
         self._n = len(self._log.items)
+        self._hex: str | None = None
 
     @classmethod
     def _cut(cls, log: _Log, n: int) -> History:
         history = cls.__new__(cls)
-        history._log, history._n = log, n
+        history._log, history._n, history._hex = log, n, None
         return history
 
     def append(self, *messages: Message) -> History:
@@ -106,7 +123,10 @@ class History(Sequence[Message]):
 
     def digest(self) -> str:
         """Chain digest of the messages (equal to ``chain_digest(list(self))``)."""
-        return self._log.digest(self._n).hex()
+        digest = self._hex
+        if digest is None:  # a step's history is digested by its state hash, its record and the next request: once
+            digest = self._hex = self._log.digest(self._n).hex()
+        return digest
 
     def continues(self, earlier: History) -> bool:
         """Whether ``earlier`` is a prefix of this history sharing its storage (cheap, O(1))."""
@@ -148,7 +168,141 @@ class History(Sequence[Message]):
         return f"History({self._n} messages, digest={self.digest()[:12]})"
 
 
-_NO_MEMORY: Mapping[str, Any] = MappingProxyType({})
+_MODULUS = 1 << 256
+_dumps, _SORT_KEYS, _from_bytes = orjson.dumps, orjson.OPT_SORT_KEYS, int.from_bytes
+_NO_DIGESTS = immutables.Map()
+
+
+def entry_digest(key: Any, value: Any) -> int:
+    """The digest of one memory key and its value, as a 256-bit integer: sha256(canonical({key: value}))."""
+    try:  # canonical(), written out: this runs for every key an update sets
+        data = _dumps({key: value}, option=_SORT_KEYS)
+    except TypeError:
+        data = canonical({key: value})
+    return _from_bytes(_sha256(data).digest(), "big")
+
+
+class Memory(Mapping[str, Any]):
+    """The agent's memory: a read-only mapping whose updates cost O(change) and whose digest is incremental.
+
+    ``updated`` returns a new Memory that shares storage with this one (``immutables.Map``). Once
+    ``digest`` has been asked of a Memory, every Memory updated from it works out its own digest as
+    it is made, from this one's and the keys the update touches (see the module docstring).
+    """
+
+    __slots__ = ("_map", "_digests", "_sum")
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        if type(items) is Memory:
+            self._map = items._map
+        else:
+            self._map = immutables.Map(items if type(items) is dict else (items or {}).items())
+        self._digests: immutables.Map | None = None  # key -> entry_digest, once a digest was asked for
+        self._sum = 0
+
+    @classmethod
+    def _made(cls, mapping: immutables.Map, digests: immutables.Map | None, total: int) -> Memory:
+        memory = cls.__new__(cls)
+        memory._map, memory._digests, memory._sum = mapping, digests, total
+        return memory
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._map[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._map.get(key, default)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __repr__(self) -> str:
+        return f"Memory({dict(self._map)!r})"
+
+    def updated(self, update: Mapping[str, Any]) -> Memory:
+        """This memory with ``update`` applied: each key is set, and a None value deletes it."""
+        mapping, digests, total = self._map, self._digests, self._sum
+        for key, value in update.items():  # most updates set one key: set and delete beat a mutation's set-up
+            if value is None:
+                if key in mapping:
+                    mapping = mapping.delete(key)
+            else:
+                mapping = mapping.set(key, value)
+            if digests is not None:  # this memory was hashed: carry the digest forward, key by key
+                old = digests.get(key)
+                if old is not None:
+                    total -= old
+                    if value is None:
+                        digests = digests.delete(key)
+                if value is not None:
+                    entry = entry_digest(key, value)
+                    digests = digests.set(key, entry)
+                    total += entry
+        return Memory._made(mapping, digests, total % _MODULUS)
+
+    def _digested(self) -> immutables.Map:
+        digests = self._digests
+        if digests is not None:
+            return digests
+        if not self._map:
+            return _NO_DIGESTS  # and the shared empty memory stays unhashed: it must not turn hashing on for every run
+        total = 0
+        with _NO_DIGESTS.mutate() as changing:
+            for key, value in self._map.items():
+                changing[key] = entry = entry_digest(key, value)
+                total += entry
+            digests = changing.finish()
+        self._digests, self._sum = digests, total % _MODULUS
+        return digests
+
+    def digest(self) -> bytes:
+        """The memory's digest: the sum of its keys' digests modulo 2**256, as 32 big-endian bytes."""
+        self._digested()
+        return self._sum.to_bytes(32, "big")
+
+    def digest_hex(self) -> str:
+        """``digest()`` in hex (64 digits)."""
+        if self._digests is None:
+            self._digested()
+        return f"{self._sum:064x}"
+
+    def follows(self, earlier: Memory, updates: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether this memory is ``earlier`` with ``updates`` applied in order, judged by digests in O(change)."""
+        if len(updates) == 1:
+            final = updates[0]
+        else:
+            final = {}
+            for update in updates:
+                final.update(update)
+        ours, theirs = self._digested(), earlier._digested()
+        mapping, total = self._map, earlier._sum
+        for key, value in final.items():
+            total -= theirs.get(key, 0)
+            if value is None:
+                if key in mapping:
+                    return False
+                continue
+            entry = ours.get(key)
+            if entry is None:
+                return False
+            # The same object is the common case (the loop applied this very update): no need to hash it again.
+            if mapping[key] is not value and entry != entry_digest(key, value):
+                return False
+            total += entry
+        return total % _MODULUS == self._sum
+
+
+def as_memory(mapping: Mapping[str, Any]) -> Memory:
+    """``mapping`` as a Memory (itself when it is one)."""
+    return mapping if type(mapping) is Memory else Memory(mapping)
+
+
+_NO_MEMORY = Memory()
 
 
 @fast_init
@@ -159,7 +313,7 @@ class AgentState:
     messages: History = field(default_factory=History)
     """The conversation so far, system prompt and task included."""
     memory: Mapping[str, Any] = field(default_factory=lambda: _NO_MEMORY)
-    """The agent's scratch memory, changed only by updates that tools return."""
+    """The agent's scratch memory, changed only by updates that tools return (a Memory once updated)."""
     step: int = 0
     """How many loop steps have completed."""
     done: bool = False
@@ -187,17 +341,27 @@ class AgentState:
         }
 
     def hash(self) -> str:
-        """Stable sha256 of the state: same state, same hash, in any process on any machine."""
-        return summary_hash(self.summary())
+        """Stable sha256 of the state: same state, same hash, in any process on any machine (see the module docstring)."""
+        memory, messages = self.memory, self.messages
+        memory = (memory if type(memory) is Memory else Memory(memory)).digest_hex()
+        return _state_hash(self.answer, self.done, memory, len(messages), messages.digest(), self.step)
+
+
+def _state_hash(answer: Any, done: bool, memory: str, count: int, digest: str, step: int) -> str:
+    # Keys in sorted order and only strings, numbers, bools and null: orjson's plain output is the canonical form.
+    fields = {"answer": answer, "done": done, "memory": memory, "messages": {"count": count, "digest": digest}, "step": step}
+    return _sha256(_dumps(fields) if answer is None or type(answer) is str else canonical(fields)).hexdigest()
 
 
 def with_update(memory: Mapping[str, Any], update: Mapping[str, Any]) -> Mapping[str, Any]:
     """The read-only memory after ``update`` (``memory`` itself when there is none to apply)."""
-    return MappingProxyType(updated_memory(memory, update)) if update else memory
+    return as_memory(memory).updated(update) if update else memory
 
 
 def plain_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
     """A dict copy of ``mapping``; of a dict or a read-only view of one, at C speed (``dict(view)`` is ~10x slower)."""
+    if type(mapping) is Memory:
+        return dict(mapping._map.items())
     if type(mapping) is MappingProxyType or type(mapping) is dict:
         copied = mapping.copy()
         if type(copied) is dict:
@@ -222,5 +386,7 @@ def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict
 
 
 def summary_hash(summary: Mapping[str, Any]) -> str:
-    """The state hash from a state's ``summary()``, for callers that already hold the summary."""
-    return sha256_hex(canonical(summary))
+    """The state hash from a state's ``summary()`` (O(memory): ``AgentState.hash`` is the incremental one)."""
+    messages = summary["messages"]
+    memory = Memory(summary["memory"]).digest_hex()
+    return _state_hash(summary["answer"], summary["done"], memory, messages["count"], messages["digest"], summary["step"])

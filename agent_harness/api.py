@@ -315,7 +315,8 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     header = trace.header
     parsed = parse_overrides(list(overrides))
     recorded_choices = dict(header.get("choices") or {})
-    groups = {o.key: o for o in parsed if "." not in o.key and "/" not in o.key and not o.deletes and o.key in recorded_choices}
+    known_groups = set(recorded_choices) | set(compose(project=project).choices)  # a trace of a composed config names none
+    groups = {o.key: o for o in parsed if "." not in o.key and "/" not in o.key and not o.deletes and o.key in known_groups}
     for group, override in list(groups.items()):
         if group in ("llm", "tools") and override.value == "replay":
             del groups[group]  # llm=replay, tools=replay: what a replay does anyway
@@ -341,15 +342,18 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
             composed = compose(wanted, project=project)
             for group, override in groups.items():
                 section = composed.config[group]
-                if override.value == recorded_choices.get(group) and isinstance(header["config"].get(group), Mapping):
-                    # The same option keeps its recorded settings (the live backend reads its own key again).
-                    mine = {k: v for k, v in recorded_config({group: header["config"][group]}).get(group, {}).items() if k != "_target_"}
-                    section = OmegaConf.merge(section, mine)
-                    section = OmegaConf.merge(section, composed.config[group]) if any(o.root == group and o.key != group for o in parsed) else section
+                if override.value == recorded_choices.get(group, override.value) and isinstance(header["config"].get(group), Mapping):
+                    # The same option keeps its recorded settings, each replaced whole (a recorded tool list
+                    # gains none of today's tools); the live backend reads its own key again; the user's
+                    # settings for the group are applied after, with the others.
+                    OmegaConf.set_struct(section, False)
+                    for key, value in recorded_config({group: header["config"][group]}).get(group, {}).items():
+                        if key != "_target_":
+                            section[key] = value
                 OmegaConf.set_struct(config, False)
                 config[group] = section
                 choices[group] = override.value
-            values = [o for o in values if o.root not in groups]
+            values = [o for o in values if o.key not in groups]
         apply_overrides(config, [o for o in values if o.root != "hydra"])
     for group in ("llm", "tools"):
         if group not in live_groups:
@@ -705,15 +709,17 @@ def read(trace: str | Path) -> Trace:
     return read_trace(_trace_file(Path(trace)))
 
 
-def inspect(trace: str | Path, *, full: bool = False) -> Iterator[str]:
-    """A trace (or a sweep folder: one row per job) as readable lines of text."""
+def inspect(trace: str | Path, *, full: bool = False, raw: bool = False) -> Iterator[str]:
+    """A trace (or a sweep folder: one row per job) as readable lines of text; control characters escaped unless ``raw``."""
     from tracing.inspection import render
     from tracing.sweep import is_sweep, load_sweep, render_sweep
+    from tracing.text import printable
 
     path = Path(trace)
     if is_sweep(path):
-        return render_sweep(path, load_sweep(path))
-    return render(TraceStream(_trace_file(path)), full=full)
+        lines = render_sweep(path, load_sweep(path))
+        return lines if raw else map(printable, lines)
+    return render(TraceStream(_trace_file(path)), full=full, raw=raw)
 
 
 def diff(a: str | Path, b: str | Path) -> Any:

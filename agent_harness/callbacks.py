@@ -47,8 +47,12 @@ class JobStatusFile(Callback):
             record |= {"status": "failed", "error": f"{type(error).__name__}: {error}" if error is not None else "unknown"}
         path = Path(hydra.runtime.output_dir) / STATUS_FILE
         temporary = path.with_name(f".{STATUS_FILE}.tmp")
-        temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-        os.replace(temporary, path)  # written whole or not at all
+        try:
+            temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+            os.replace(temporary, path)  # written whole or not at all
+        except OSError:
+            temporary.unlink(missing_ok=True)  # a full or read-only disk leaves no half-written temporary file
+            raise
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         """Raise SweepIncomplete naming the jobs that did not finish: whatever launcher ran them, their folders say."""

@@ -23,6 +23,11 @@ from agent_harness.errors import ConfigError
 from agent_harness.project import HARNESS_CONFIG as CONFIG_MODULE
 from agent_harness.project import Project
 
+def quoted(value: str) -> str:
+    """``value`` as a Hydra override value that survives its grammar whatever its characters."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def one_line(err: BaseException) -> str:
     """An exception's message on one line, without Hydra's search-path listing."""
     text = str(err).split("Config search path:", 1)[0]
@@ -167,7 +172,7 @@ def apply_overrides(config: DictConfig, overrides: Sequence[Override]) -> None:
                     del node[last]
             else:
                 if not override.adds and not _has(config, override.key):
-                    msg = f"Could not override '{override.key}': the config has no such key{_did_you_mean(config, override.key)}; to add it use +{override.text}"
+                    msg = f"Could not override '{override.key}': the config has no such key{suggestion(config, override.key)}; to add it use +{override.text}"
                     raise ConfigError(msg)
                 OmegaConf.update(config, override.key, override.value, merge=False, force_add=True)
 
@@ -179,7 +184,7 @@ def _has(config: DictConfig, key: str) -> bool:
     return isinstance(node, DictConfig) and last in node
 
 
-def _did_you_mean(config: DictConfig, key: str) -> str:
+def suggestion(config: DictConfig, key: str) -> str:
     """`` (did you mean X?)`` for the closest existing key to ``key``, when one is close."""
     import difflib
 

@@ -131,7 +131,8 @@ def project_for(config_dir: str | Path | None = None, config_name: str | None = 
         found = find_project(start)
         if config_name is None:
             return found
-        base = found or Project(root=Path(start if start is not None else Path.cwd()).resolve(), name="")
+        root = Path(start if start is not None else Path.cwd()).resolve()
+        base = found or Project(root=root, name=root.name)
         return replace(base, config_name=config_name)
     folder = Path(config_dir).expanduser().resolve()
     if not folder.is_dir():

@@ -8,8 +8,10 @@ suite can replay recorded runs and fail, with the divergence report, when behavi
         replay_trace(trace)
 
 ``pytest --record-traces`` records every golden trace that ``replay_trace`` meets again (running the
-agent, with live models if the trace's config names one); without it nothing but replay happens,
-so no model is ever called.
+agent, with live models if the trace's config names one); ``--record-traces=reuse`` does too, but
+serves the old golden trace's answers while the requests are unchanged, so re-recording after a
+prompt change only calls the model from the changed step on. Without the switch nothing but replay
+happens, so no model is ever called.
 
 pytest imports this module in every test session of a project that has agent-harness installed:
 it imports nothing of the harness until a fixture is used, so a project with its own ``agent`` or
@@ -33,8 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     """Add --record-traces."""
     parser.addoption(
         RECORD_OPTION,
-        action="store_true",
-        help="record the golden traces that replay_trace checks again, instead of replaying them (runs the agent)",
+        nargs="?",
+        const="fresh",
+        default=None,
+        choices=["fresh", "reuse"],
+        help="record the golden traces that replay_trace checks again, instead of replaying them (runs the agent); "
+        "=reuse serves the old trace's answers while the requests are unchanged",
     )
 
 
@@ -93,8 +99,11 @@ def _recorded_tools(path: Path) -> str:
     return f"tools={choice}"
 
 
-def record_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None) -> Path:
-    """Record ``path`` again: a run with the old trace's overrides (if any) and ``overrides``, replacing the file when done."""
+def record_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None, reuse: bool = False) -> Path:
+    """Record ``path`` again: a run with the old trace's overrides (if any) and ``overrides``, replacing the file when done.
+
+    With ``reuse``, the old trace's answers are served while the requests are unchanged (no model call for them).
+    """
     from agent_harness import api
     from agent_harness.compose import parse_overrides
     from agent_harness.errors import ConfigError
@@ -111,6 +120,10 @@ def record_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None
     path.parent.mkdir(parents=True, exist_ok=True)
     taken = {o.key for o in parse_overrides(list(overrides))}
     args = [o for o in recorded if next(iter(parse_overrides([o]))).key not in taken] + list(overrides)
+    if reuse and path.exists():
+        from agent_harness.compose import quoted
+
+        args.append(f"reuse={quoted(str(path.resolve()))}")
     try:
         api.run(*args, trace=fresh, run_dir=run_dir, project=project)
     except (TraceError, ConfigError) as err:
@@ -156,7 +169,7 @@ def replay_trace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
         trace = Path(path) if Path(path).is_absolute() else base / path
         run_dir = tmp_path / f"run-{next(runs)}"
         if recording:
-            return record_trace(trace, *overrides, run_dir=run_dir, project=project)
+            return record_trace(trace, *overrides, run_dir=run_dir, project=project, reuse=recording == "reuse")
         _refuse_live(overrides)
         return check_trace(trace, *overrides, run_dir=run_dir, project=project, live_tools=live_tools)
 

@@ -20,6 +20,7 @@ from agent.runtime import Runtime
 from agent.tools import Toolbox
 from tracing.errors import TraceError
 from tracing.reader import iter_records, read_trace
+from tracing.schema import SCHEMA_VERSION, state_hash_rule
 from tracing.secrets import REDACTED
 from tracing.writer import TraceWriter, make_header
 
@@ -106,13 +107,18 @@ class TestRecording:
                 assert text or new[index + 1]["role"] == "tool"  # data outputs and errors are written as the message the model saw
 
     def test_version_1_traces_still_read_to_the_same_prompts(self, compose_config: Compose, tmp_path: Path) -> None:
-        """A committed version-1 trace (every message in full) rebuilds the prompts a version-2 recording of the same run refers to."""
+        """A committed version-1 trace (every message in full) rebuilds the prompts a version-3 recording of the same run refers to.
+
+        Each holds the state hashes of its own version's rule, and both rules are functions of the same states."""
         old = read_trace(Path(__file__).parent / "traces" / "invoices.jsonl")
         record(build_run(compose_config()), tmp_path / "t.jsonl")
         new = read_trace(tmp_path / "t.jsonl")
-        assert (old.header["schema_version"], new.header["schema_version"]) == (1, 3)
+        assert (old.header["schema_version"], new.header["schema_version"]) == (1, SCHEMA_VERSION) == (1, 3)
         assert [list(p) for p in old.prompts] == [list(p) for p in new.prompts]
-        assert [s["state"]["sha256"] for s in old.steps] == [s["state"]["sha256"] for s in new.steps]
+        states = [step.state for step in build_run(compose_config())]
+        assert [s["state"]["sha256"] for s in old.steps] == [state_hash_rule(1)(state) for state in states]
+        assert [s["state"]["sha256"] for s in new.steps] == [state.hash() for state in states]
+        assert state_hash_rule(1)(states[-1]) != states[-1].hash()
 
     def test_trace_holds_what_the_run_did(self, compose_config: Compose, tmp_path: Path) -> None:
         """Every step's tool calls, outputs, errors, prompt and state hash in the trace match the live run's."""
@@ -237,3 +243,17 @@ def test_scripted_turn_depends_on_the_conversation_alone() -> None:
         request = LLMRequest(messages=prompt, tools=(), model="scripted", params={})
         assert llm.complete(request).message["content"] == ScriptedLLM(script=script).complete(request).message["content"]
     assert llm.complete(LLMRequest(messages=fork, tools=(), model="scripted", params={})).message["content"] == "turn 3"
+
+
+def test_the_json_schema_and_the_readers_checks_describe_the_same_records() -> None:
+    """trace.schema.json is tested equal to tracing.schema.RECORDS: the same record kinds, the same required fields."""
+    from tracing.schema import RECORDS
+
+    schema = json.loads(resources.files("tracing").joinpath("trace.schema.json").read_text())
+    kinds = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["oneOf"]}
+    assert kinds == set(RECORDS)
+    for kind in kinds:
+        required = set(schema["$defs"][kind]["required"]) - {"kind"}
+        probe = {"kind": kind}
+        missing = RECORDS[kind](probe) or ""
+        assert missing.lstrip(".").split(":")[0] in required, (kind, missing)

@@ -45,3 +45,20 @@ def test_without_the_switch_nothing_is_recorded(pytester: pytest.Pytester) -> No
     result.assert_outcomes(failed=1)
     assert f"no golden trace at {pytester.path / 'traces' / 'invoices.jsonl'}; record it with `pytest --record-traces`" in result.stdout.str()
     assert not (pytester.path / "traces").exists()
+
+
+def test_record_traces_reuse_serves_the_old_golden_trace_while_requests_are_unchanged(pytester: pytest.Pytester) -> None:
+    """--record-traces=reuse re-records through a reuse of the old golden trace: unchanged, every step is served."""
+    import orjson
+
+    pytester.makepyfile(prompts="SYSTEM_PROMPT = 'You total invoices carefully.'", test_agent=TEST_FILE)
+    pytester.runpytest_subprocess("--record-traces").assert_outcomes(passed=1)
+    golden = pytester.path / "traces" / "invoices.jsonl"
+    pytester.runpytest_subprocess("--record-traces=reuse").assert_outcomes(passed=1)
+    end = orjson.loads(golden.read_bytes().splitlines()[-1])
+    assert end["reuse"]["reused_steps"] == 6 and end["reuse"]["live_from"] is None
+    pytester.makepyfile(prompts="SYSTEM_PROMPT = 'You total invoices quickly.'")
+    pytester.runpytest_subprocess("--record-traces=reuse").assert_outcomes(passed=1)
+    end = orjson.loads(golden.read_bytes().splitlines()[-1])
+    assert end["reuse"]["live_from"] == 0 and "messages[0].content" in end["reuse"]["reason"]
+    pytester.runpytest_subprocess().assert_outcomes(passed=1)

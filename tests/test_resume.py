@@ -78,6 +78,8 @@ class TestResume:
         finally:
             server.context.__exit__(None, None, None)  # type: ignore[attr-defined]
         assert read_trace(trace).resumes[0]["reason"] == "interrupted"
+        inspect = agent("trace", "inspect", str(trace), cwd=tmp_path)
+        assert "resumed   after step 2 (interrupted)" in inspect.stdout and "end       finished after 8 steps" in inspect.stdout
         diff = agent("trace", "diff", str(trace), "whole.jsonl", cwd=tmp_path)
         assert diff.returncode == 0, diff.stdout
 

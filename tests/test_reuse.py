@@ -80,6 +80,7 @@ class TestPrefix:
         header, end = read_trace(new).header, read_trace(new).end
         assert header["reuse"]["trace"] == str(old) and end["reuse"] == {"trace": str(old), "reused_steps": 5, "live_from": None, "reason": None}
         assert agent("replay", str(new), cwd=tmp_path).returncode == 0
+        assert f"reuse     5 steps served from {old}; no step went live" in agent("trace", "inspect", str(new), cwd=tmp_path).stdout
 
     def test_a_change_at_step_0_reuses_nothing(self, model: TurnServer, old: Path, tmp_path: Path) -> None:
         """Another system prompt: the first request differs, so every turn is asked of the model, and the reason is named."""

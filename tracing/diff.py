@@ -14,31 +14,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from tracing.reader import Trace, read_trace
-from tracing.replay import Difference, differences, message_differences
+from tracing.replay import Difference, call_arguments, difference_rows, differences, message_differences
 from tracing.replay_config import config_differences
+from tracing.schema import state_hash_rule
+from tracing.text import printable
 
 PARTS = ("request", "response", "tool calls", "state")
 
 
-def _parts(step: dict[str, Any]) -> dict[str, Any]:
-    """What a step did, part by part, without what differs between any two recordings (times, latencies)."""
+def _parts(step: dict[str, Any], *, hashes: bool = True) -> dict[str, Any]:
+    """What a step did, part by part, without what differs between any two recordings (times, latencies).
+
+    Without ``hashes`` the state's sha256 is left out: traces of schema versions that hash the state
+    by different rules (see tracing.schema.state_hash_rule) are compared by the state's fields.
+    """
     return {
         "request": {"messages": step["messages"]["sha256"], "tools": step["tools"], "model": step["model"], "params": step["params"]},
         "response": {"message": step["response"]["message"], "usage": step["response"].get("usage")},
         # Arguments as data, so one changed argument shows as itself, not as a different JSON text.
-        "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": _arguments(call["arguments"])} for call in step["tool_calls"]],
-        "state": step["state"],
+        "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": call_arguments(call["arguments"])} for call in step["tool_calls"]],
+        "state": step["state"] if hashes else {k: v for k, v in step["state"].items() if k != "sha256"},
     }
-
-
-def _arguments(raw: str) -> Any:
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,26 +102,27 @@ def compare(a: Trace, b: Trace) -> TraceDiff:
     """Compare two traces read with read_trace."""
     result = TraceDiff(a=a.path, b=b.path, config=_config_rows(a.header["config"], b.header["config"]), steps=[])
     result.edited = {side: t.edited for side, t in (("a", a), ("b", b)) if t.edited}
+    hashes = state_hash_rule(a.header["schema_version"]) is state_hash_rule(b.header["schema_version"])
     for index in range(max(len(a.steps), len(b.steps))):
         if index >= len(a.steps) or index >= len(b.steps):
             result.steps.append(StepComparison(index, "only in B" if index >= len(a.steps) else "only in A"))
             result.first = index if result.first is None else result.first
             continue
-        parts_a, parts_b = _parts(a.steps[index]), _parts(b.steps[index])
+        parts_a, parts_b = _parts(a.steps[index], hashes=hashes), _parts(b.steps[index], hashes=hashes)
         changed = tuple(part for part in PARTS if parts_a[part] != parts_b[part])
         result.steps.append(StepComparison(index, "changed" if changed else "same", changed))
         if changed and result.first is None:
             result.first = index
-            result.first_differences = _step_differences(a, b, index, changed)
+            result.first_differences = _step_differences(a, b, index, changed, hashes=hashes)
     ends = [{k: t.end.get(k) for k in ("status", "steps", "answer", "error")} if t.end else {"status": "cut off"} for t in (a, b)]
     result.end = differences(ends[0], ends[1], prefix="end") if ends[0] != ends[1] else []
     return result
 
 
-def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...]) -> list[Difference]:
+def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...], *, hashes: bool) -> list[Difference]:
     """Field-level differences of the parts that changed at one step; of the prompt, its first differing message."""
     found: list[Difference] = []
-    parts_a, parts_b = _parts(a.steps[index]), _parts(b.steps[index])
+    parts_a, parts_b = _parts(a.steps[index], hashes=hashes), _parts(b.steps[index], hashes=hashes)
     for part in changed:
         if part == "request":
             request_a, request_b = parts_a["request"], parts_b["request"]
@@ -137,17 +136,20 @@ def _step_differences(a: Trace, b: Trace, index: int, changed: tuple[str, ...]) 
     return found
 
 
-def _short(value: Any) -> str:
-    text = value if value == "<missing>" else orjson.dumps(value, default=str).decode()
-    return text if len(text) <= 80 else text[:79] + "…"
-
-
 def _rows(found: list[Difference]) -> Iterator[str]:
-    return (f"  {d.path}: {_short(d.expected)} -> {_short(d.actual)}" for d in found)
+    return iter(difference_rows(found))
 
 
-def render(diff: TraceDiff) -> Iterator[str]:
-    """The comparison as text: config, the first differing step in detail, one line per step, the ends."""
+def render(diff: TraceDiff, *, raw: bool = False) -> Iterator[str]:
+    """The comparison as text: config, the first differing step in detail, one line per step, the ends.
+
+    Unprintable code points from the traces are shown escaped (tracing.text.printable) unless ``raw``.
+    """
+    lines = _lines(diff)
+    return lines if raw else map(printable, lines)
+
+
+def _lines(diff: TraceDiff) -> Iterator[str]:
     yield f"diff  A {diff.a}"
     yield f"      B {diff.b}"
     if diff.config:

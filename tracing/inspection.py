@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from tracing.reader import TraceStream
+from tracing.text import printable
 
 _SHORT = 100  # characters of a message, argument list or output shown when not --full
 
@@ -37,8 +38,17 @@ def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
-def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
-    """The lines of the summary: header, every step, then how the run ended; streamed, step by step."""
+def render(trace: TraceStream, *, full: bool = False, raw: bool = False) -> Iterator[str]:
+    """The lines of the summary: header, every step, then how the run ended; streamed, step by step.
+
+    Control characters and other unprintable code points from the trace are shown escaped
+    (tracing.text.printable), so a trace cannot drive the terminal; ``raw`` prints them as they are.
+    """
+    lines = _lines(trace, full=full)
+    return lines if raw else map(printable, lines)
+
+
+def _lines(trace: TraceStream, *, full: bool) -> Iterator[str]:
     header = trace.header
     task = header["config"].get("task")
     task = task if isinstance(task, dict) else {}  # the config is free-form: show what is there
@@ -49,6 +59,11 @@ def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
     if "parent" in header:
         parent = header["parent"]
         yield f"forked    from {parent['trace']} (run {parent.get('run_id') or '?'}) after its step {parent['step']}"
+    if "reuse" in header:
+        yield f"reused    {header['reuse']['trace']} (run {header['reuse'].get('run_id') or '?'}): its answers while the requests matched"
+    if "edited_from" in header:
+        edit = header["edited_from"]
+        yield f"edited    copy of {edit['trace']} with step {edit['step']}, tool call {edit['call']} ({edit.get('tool', '?')}) output changed"
     if first is not None:
         yield f"model     {first[0]['model']}  {_params(first[0]['params'])}".rstrip()
     yield f"task      {task.get('name', '?')}"
@@ -57,7 +72,13 @@ def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
     memory: Any = None
     reported = False  # whether the model reported token usage at all
     count = 0
+    resumes = 0
     for step, prompt_length in itertools.chain([first] if first else [], steps):
+        while resumes < len(trace.resumes) and trace.resumes[resumes]["after_step"] < step["index"]:
+            resume = trace.resumes[resumes]
+            resumes += 1
+            yield ""
+            yield f"resumed   after step {resume['after_step']} ({resume['reason']}) at {resume['resumed_at']}: steps from here ran in a later process"
         count += 1
         when = datetime.fromtimestamp(step["timestamp"], UTC).strftime("%H:%M:%S.%f")[:-3]
         response = step["response"]
@@ -93,6 +114,13 @@ def render(trace: TraceStream, *, full: bool = False) -> Iterator[str]:
         return
     detail = f": {end.get('error')}" if end.get("error") else ""
     yield f"end       {end['status']} after {end['steps']} steps{detail}"
+    if end["steps"] != count:
+        # The end record is the writer's count of the step records it wrote: a difference means the file changed since.
+        yield f"warning   the end record says {end['steps']} steps but the trace holds {count} step records; it was edited or damaged after recording"
+    if end.get("reuse"):
+        reuse = end["reuse"]
+        live = "no step went live" if reuse.get("live_from") is None else f"live from step {reuse['live_from']}: {reuse.get('reason')}"
+        yield f"reuse     {reuse.get('reused_steps')} steps served from {reuse.get('trace')}; {live}"
     if end.get("answer") is not None:
         yield f"answer    {_clip(str(end['answer']), full)}"
     yield f"totals    {_tokens(end.get('usage') if reported else None)}"

@@ -8,6 +8,8 @@ raises TraceError with one line that says what and where.
 from __future__ import annotations
 
 import gc
+import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ import orjson
 
 from agent.state import EMPTY_DIGEST, History, extend_digest, updated_memory
 from tracing.errors import TraceError
-from tracing.schema import FORMAT, SCHEMA_VERSION, check_record
+from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, check_record, resolve_references
 
 
 @dataclass
@@ -45,23 +47,46 @@ class Trace:
         return self.end is None
 
 
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
 def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes, complete) for each line; complete is False for a last line with no newline."""
+    """(line number, bytes, complete) for each line; complete is False for a last line with no newline.
+
+    Only a regular file is opened (opening a FIFO would wait for a writer), and a line is read up to
+    MAX_LINE_BYTES: a longer one is refused, never read whole into memory.
+    """
     try:
-        file = path.open("rb")
-    except FileNotFoundError:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, ValueError):  # ValueError: a NUL in the path, which no file's name holds
         msg = f"no trace at {path}; check the path (a run writes its trace to tracePath)"
-        raise TraceError(msg) from None
-    except IsADirectoryError:
-        msg = f"{path} is a folder; give the path of a trace file (.jsonl)"
         raise TraceError(msg) from None
     except OSError as err:
         msg = f"cannot read {path}: {err.strerror}"
         raise TraceError(msg) from None
+    if stat.S_ISDIR(mode):
+        msg = f"{path} is a folder; give the path of a trace file (.jsonl)"
+        raise TraceError(msg)
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        msg = f"{path} is {kind}, not a trace file; give the path of a trace file (.jsonl) (copy a stream to a file first)"
+        raise TraceError(msg)
+    try:
+        file = path.open("rb")
+    except OSError as err:
+        msg = f"cannot read {path}: {err.strerror}"
+        raise TraceError(msg) from None
     with file:
-        for number, line in enumerate(file, start=1):
-            complete = line.endswith(b"\n")
-            yield number, line, complete  # orjson skips the newline: no copy of a long line
+        number = 0
+        while line := file.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                msg = (
+                    f"{path}:{number}: a line longer than {MAX_LINE_BYTES // 2**20} MiB, the most a trace record may take; "
+                    "the file is not a trace or is corrupt"
+                )
+                raise TraceError(msg)
+            yield number, line, line.endswith(b"\n")  # orjson skips the newline: no copy of a long line
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
@@ -72,8 +97,15 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
     """
     path = Path(path)
     seen_any = False
+    blank = None  # where a blank line was: accepted at the end of the file (an editor's extra newline), not before a record
     for number, line, complete in _lines(path):
         where = f"{path}:{number}"
+        if blank is not None:
+            msg = f"{blank}: a blank line between records; the trace is corrupt at this line"
+            raise TraceError(msg)
+        if seen_any and len(line) <= 2 and line in (b"\n", b"\r\n"):
+            blank = where
+            continue
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as err:
@@ -141,34 +173,6 @@ class _PromptDigests:
         for message in new:
             self.digests.append(extend_digest(self.digests[-1], message))
         return len(self.digests) - 1, self.digests[-1].hex()
-
-
-def _resolve(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
-    """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
-    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
-        return new
-    resolved = []
-    for number, entry in enumerate(new):
-        if "role" in entry:
-            resolved.append(entry)
-            continue
-        problem = None
-        if previous is None:
-            problem = "refers to the previous step record, but this is the first"
-        elif entry["ref"] == "response":
-            resolved.append(previous["response"]["message"])
-        elif entry["index"] >= len(previous["tool_calls"]):
-            problem = f"refers to tool call {entry['index']} of the previous step, which has {len(previous['tool_calls'])}"
-        else:
-            call = previous["tool_calls"][entry["index"]]
-            if call["error"] is not None or type(call["output"]) is not str:
-                problem = f"refers to tool call {entry['index']} of the previous step, whose output is not text"
-            else:
-                resolved.append({"role": "tool", "tool_call_id": call["id"], "content": call["output"]})
-        if problem:
-            msg = f"{where}: messages.new[{number}] {problem}; the trace is corrupt"
-            raise TraceError(msg)
-    return resolved
 
 
 class TraceStream:
@@ -245,7 +249,7 @@ class TraceStream:
             if messages["kept"] > length:
                 msg = f"{where}: messages.kept={messages['kept']} but the previous prompt has {length} messages; the trace is corrupt"
                 raise TraceError(msg)
-            messages["new"] = _resolve(messages["new"], previous, where)
+            messages["new"] = resolve_references(messages["new"], previous, where)
             length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
             if digest != messages["sha256"]:
                 if self.check_prompts:

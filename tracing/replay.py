@@ -21,11 +21,12 @@ import orjson
 
 from agent.loop import Abort
 from agent.records import LLMRequest, LLMResponse, Outcome, Step, ToolCall, ToolResult, Usage, tool_calls_in
-from agent.state import History, chain_digest, summary_hash
+from agent.state import History, chain_digest
 from agent.tools.schema import tool_schema
 from tracing.errors import TraceError
 from tracing.reader import Trace
 from tracing.text import printable
+from tracing.schema import state_hash_rule
 
 What = Literal["llm_request", "tool_call", "state", "end"]
 
@@ -76,9 +77,15 @@ def differences(expected: Any, actual: Any, *, prefix: str = "") -> list[Differe
     return sorted(found, key=lambda d: d.path)
 
 
-def _short(value: Any) -> str:
+def short_value(value: Any) -> str:
+    """A recorded or current value as JSON text for a report row, cut to a length a line can hold."""
     text = value if value == _MISSING else orjson.dumps(value, default=str).decode()
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def difference_rows(found: Sequence[Difference]) -> list[str]:
+    """``  path: recorded -> now``, one line per difference: the rows of a divergence report and of a trace diff."""
+    return [f"  {d.path}: {short_value(d.expected)} -> {short_value(d.actual)}" for d in found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +146,7 @@ def divergence_report(divergence: Mapping[str, Any]) -> str:
     ]
     if divergence["differences"]:
         lines.append("field: recorded -> now")
-        lines += [f"  {d['path']}: {_short(d['expected'])} -> {_short(d['actual'])}" for d in divergence["differences"]]
+        lines += difference_rows([Difference(d["path"], d["expected"], d["actual"]) for d in divergence["differences"]])
     if divergence["config_drift"]:
         lines.append(f"config drift: {', '.join(divergence['config_drift'])}")
     lines.append(f"likely cause: {divergence['likely_cause']}")
@@ -194,7 +201,8 @@ def _normalized(value: Any) -> Any:
     return orjson.loads(orjson.dumps(value, default=str))
 
 
-def _arguments(raw: str) -> Any:
+def call_arguments(raw: str) -> Any:
+    """A tool call's arguments as data, compared as such; malformed text from the model stays text."""
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -207,8 +215,8 @@ def _digest(messages: Sequence[Any]) -> str:
 
 def _call_text(name: str, arguments: str) -> str:
     """A tool call as ``name(key=value, ...)``, short enough for a report line."""
-    args = _arguments(arguments)
-    inner = ", ".join(f"{k}={_short(v)}" for k, v in args.items()) if isinstance(args, dict) else _short(args)
+    args = call_arguments(arguments)
+    inner = ", ".join(f"{k}={short_value(v)}" for k, v in args.items()) if isinstance(args, dict) else short_value(args)
     text = f"{name}({inner})"
     return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…)"
 
@@ -231,6 +239,7 @@ class ReplaySession:
         self._clock = 0
         self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
         self._edited = set(trace.edited)
+        self._state_hash = state_hash_rule(trace.header["schema_version"])  # the recording's own rule, for older traces
 
     def _diverged(self, *, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None, step: int | None = None) -> Diverged:
         """The Diverged error at this step, with the likely cause derived from what differs."""
@@ -321,8 +330,8 @@ class ReplaySession:
             summary = f"the agent makes tool call {number} ({call.name}); the recording has {len(recorded_calls)} in this step"
             raise self._diverged(what="tool_call", summary=summary, call=number)
         recorded = recorded_calls[number]
-        expected = {"name": recorded["name"], "arguments": _arguments(recorded["arguments"])}
-        actual = {"name": call.name, "arguments": _arguments(call.arguments)}
+        expected = {"name": recorded["name"], "arguments": call_arguments(recorded["arguments"])}
+        actual = {"name": call.name, "arguments": call_arguments(call.arguments)}
         if expected != actual:
             found = differences(expected, actual)
             summary = f"{call.name} called with other {'arguments' if call.name == recorded['name'] else 'tool'}"
@@ -356,9 +365,8 @@ class ReplaySession:
             missing = recorded["tool_calls"][len(step.results)]
             summary = f"the agent stops after {len(step.results)} tool calls; the recording goes on with {missing['name']}"
             raise self._diverged(what="tool_call", summary=summary, call=len(step.results))
-        summary = step.state.summary()
-        if summary_hash(summary) != recorded["state"]["sha256"]:
-            self._state_diverged(step, summary, recorded["state"])
+        if self._state_hash(step.state) != recorded["state"]["sha256"]:
+            self._state_diverged(step, step.state.summary(), recorded["state"])
         if self.step in self._edited and _digest(step.request.messages) == recorded["messages"]["sha256"]:
             msg = (
                 f"{self.trace.path}: the messages it holds for step {self.step} do not match the sha256 recorded with them, "
@@ -378,7 +386,7 @@ class ReplaySession:
             messages = message_differences(self.trace.prompts[after], step.state.messages)
             found = [d for d in found if not d.path.startswith("state.messages.")] + messages
         if not found:  # every field as recorded, yet the hash differs
-            found = [Difference("state.sha256", recorded["sha256"], summary_hash(summary))]
+            found = [Difference("state.sha256", recorded["sha256"], self._state_hash(step.state))]
         call = self._tool_call_of(found, after)
         raise self._diverged(what="state", summary="the state after the step differs", found=found, call=call)
 
@@ -598,7 +606,7 @@ class PrefixLLM:
                 found = request_differences(session, request, session.trace.steps[session.step])
                 if found:
                     first = found[0]
-                    prefix.go_live(f"{first.path}: {_short(first.expected)} -> {_short(first.actual)}")
+                    prefix.go_live(f"{first.path}: {short_value(first.expected)} -> {short_value(first.actual)}")
         if prefix.replaying():
             return session.respond(request)
         prefix.go_live("the recording ends before this step")  # kept when the prefix ended for another reason

@@ -12,6 +12,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from agent import records
+from agent.state import AgentState, canonical, sha256_hex
 from tracing.errors import TraceError
 
 FORMAT = "agent-trace"
@@ -19,11 +21,20 @@ SCHEMA_VERSION = 3
 """Bump on any change an older reader could misread. Readers read older versions, refuse newer.
 
 Version 2 added references in ``messages.new`` (version 1 wrote every new message in full).
-Version 3 added the ``resume`` record: a run resumed from its trace goes on in the same file."""
+Version 3 changed the state hash: memory enters it as the sum of per-key digests (see agent.state),
+so it costs O(change) per step; versions 1 and 2 hashed the canonical JSON of the whole summary,
+and ``state_hash_rule`` gives a replay of them that rule. Version 3 also added the ``resume``
+record: a run resumed from its trace goes on in the same file."""
+
+MAX_LINE_BYTES = 128 * 2**20
+"""The longest line, newline included, a trace may hold (128 MiB): the writer refuses to write a longer
+record and the reader refuses a longer line without reading it whole. Far above any record a run
+makes (a step with a 50 MB tool output takes ~50 MB); a file with a longer line is not a trace."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
-MAX_DEPTH = 64
-"""Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into."""
+MAX_DEPTH = records.MAX_DEPTH
+"""Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into.
+The runtime's constant: what the loop lets a tool's result hold is what a reader accepts."""
 
 # A check returns None when the value fits, else what was expected (the caller says where).
 Check = Callable[[Any], "str | None"]
@@ -114,6 +125,49 @@ MESSAGE = shape(
     {"content": ANY, "tool_call_id": STR, "tool_calls": optional(array(shape({"id": STR, "function": shape({"name": STR, "arguments": STR})})))},
 )
 REFERENCES = ("response", "tool_call")
+
+# References in ``messages.new``: a message the previous step record already holds is written as one.
+# Built (the writer) and resolved (the reader) here, beside the check of their shape (REFERENCE).
+RESPONSE_REF = {"ref": "response"}
+"""In ``messages.new``: the previous step record's ``response.message``."""
+
+
+def tool_ref(index: int) -> dict[str, Any]:
+    """In ``messages.new``: the tool message of the previous step record's ``tool_calls[index]`` (a text output)."""
+    return {"ref": "tool_call", "index": index}
+
+
+def text_tool_message(call_id: str, output: str) -> dict[str, Any]:
+    """The tool message a ``tool_call`` reference stands for: the call's text output, handed back to the model."""
+    return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def resolve_references(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
+    """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
+    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
+        return new
+    resolved = []
+    for number, entry in enumerate(new):
+        if "role" in entry:
+            resolved.append(entry)
+            continue
+        problem = None
+        if previous is None:
+            problem = "refers to the previous step record, but this is the first"
+        elif entry["ref"] == "response":
+            resolved.append(previous["response"]["message"])
+        elif entry["index"] >= len(previous["tool_calls"]):
+            problem = f"refers to tool call {entry['index']} of the previous step, which has {len(previous['tool_calls'])}"
+        else:
+            call = previous["tool_calls"][entry["index"]]
+            if call["error"] is not None or type(call["output"]) is not str:
+                problem = f"refers to tool call {entry['index']} of the previous step, whose output is not text"
+            else:
+                resolved.append(text_tool_message(call["id"], call["output"]))
+        if problem:
+            msg = f"{where}: messages.new[{number}] {problem}; the trace is corrupt"
+            raise TraceError(msg)
+    return resolved
 
 
 def REFERENCE(value: Any) -> str | None:  # noqa: N802 - reads as a type in the specs below
@@ -262,3 +316,13 @@ def check_record(record: Any, where: str) -> str:
         msg = f"{where}: {kind} record, field {field.lstrip('.')}: {detail}; the trace is corrupt"
         raise TraceError(msg)
     return kind
+
+
+def _whole_summary_hash(state: AgentState) -> str:
+    """The state hash of schema versions 1 and 2: sha256 of the canonical JSON of the whole summary."""
+    return sha256_hex(canonical(state.summary()))
+
+
+def state_hash_rule(version: int) -> Callable[[AgentState], str]:
+    """How a trace of schema ``version`` hashed the state after each step, as a function of the state."""
+    return _whole_summary_hash if version < 3 else AgentState.hash

@@ -16,7 +16,7 @@ from typing import Any
 from tracing.errors import TraceError
 from tracing.reader import TraceStream
 
-STATUS_FILE = "status.json"  # written by tracing.job_status.JobStatusFile at the end of each job
+STATUS_FILE = "status.json"  # written by agent_harness.callbacks.JobStatusFile at the end of each job
 DEFAULT_TRACE = "trace.jsonl"
 _SHORT = 48
 
@@ -61,7 +61,13 @@ def _overrides(folder: Path, status: dict[str, Any]) -> list[str]:
         return [str(o) for o in status["overrides"]]
     recorded = folder / ".hydra" / "overrides.yaml"  # a job killed before its status.json
     if recorded.is_file():
-        return [line.removeprefix("- ").strip() for line in recorded.read_text(encoding="utf-8").splitlines() if line.startswith("- ")]
+        import yaml  # PyYAML (OmegaConf's own parser): only for a job that left no status.json
+
+        try:
+            loaded = yaml.safe_load(recorded.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError):
+            return []
+        return [str(o) for o in loaded] if isinstance(loaded, list) else []
     return []
 
 

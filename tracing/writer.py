@@ -9,20 +9,22 @@ reference to it, so a trace grows linearly with the run and holds each message o
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 
 from agent.loop import Abort, AgentRun, drive
 from agent.records import Outcome, Step, ToolResult, Usage
-from agent.state import History, Message, apply_update, plain_copy, summary_hash
-from tracing.errors import TraceError
-from tracing.schema import FORMAT, SCHEMA_VERSION
+from agent.state import History, Memory, Message, as_memory, plain_copy
+from tracing.errors import TraceError, TraceWriteError
+from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, RESPONSE_REF, text_tool_message, tool_ref
 from tracing.secrets import redact, redact_overrides
 
 def make_header(
@@ -61,20 +63,11 @@ def _usage(usage: Usage | None) -> dict[str, int] | None:
 FSYNC_POLICIES = ("never", "end", "step")
 
 
-RESPONSE_REF = {"ref": "response"}
-"""In ``messages.new``: the previous step record's ``response.message``."""
-
-
-def _tool_ref(index: int) -> dict[str, Any]:
-    """In ``messages.new``: the tool message of the previous step record's ``tool_calls[index]``."""
-    return {"ref": "tool_call", "index": index}
-
-
 def _is_tool_message(message: Message, result: ToolResult) -> bool:
     """Whether ``message`` is exactly what a ``tool_call`` reference to ``result`` stands for."""
-    if result.error is not None or type(result.output) is not str or len(message) != 3:
+    if result.error is not None or type(result.output) is not str:
         return False
-    return message.get("content") == result.output and message.get("tool_call_id") == result.call.id and message.get("role") == "tool"
+    return message == text_tool_message(result.call.id, result.output)
 
 
 def _with_references(new: list[Message], previous: Step) -> list[Any]:
@@ -88,8 +81,113 @@ def _with_references(new: list[Message], previous: Step) -> list[Any]:
     written: list[Any] = [RESPONSE_REF, *new[1:]]
     for index, result in enumerate(previous.results[: len(new) - 1]):
         if _is_tool_message(new[index + 1], result):
-            written[index + 1] = _tool_ref(index)
+            written[index + 1] = tool_ref(index)
     return written
+
+
+def _encode(record: Mapping[str, Any]) -> bytes:
+    """One record as a JSON line; TraceError for one that orjson cannot write or that is longer than a reader takes."""
+    try:
+        data = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        try:  # memory keys that are not strings (a tool may use an int): written as their string form, as hashed
+            data = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS)
+        except TypeError as err:
+            msg = f"it holds a value that is not JSON data ({err})"
+            raise TraceError(msg) from None
+    if len(data) > MAX_LINE_BYTES:
+        msg = f"the record takes {len(data) / 2**20:.0f} MiB, over the {MAX_LINE_BYTES // 2**20} MiB a trace record may take"
+        raise TraceError(msg)
+    return data
+
+
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """Write ``data[written:]`` after a short write; OSError when the disk takes no more."""
+    view = memoryview(data)
+    while written < len(data):
+        count = os.write(fd, view[written:])
+        if count == 0:  # no progress and no error: do not spin
+            raise OSError(errno.EIO, "the disk took none of the rest of the record")
+        written += count
+
+
+def _advice(err: OSError) -> str:
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free space on that disk or choose a tracePath on another"
+    return "check the disk, or choose a tracePath on another"
+
+
+def _create_whole(path: Path, header: bytes) -> int:
+    """A new file at ``path`` holding ``header``, opened for appending; it appears only once the header is whole.
+
+    Written as an unnamed file in the target folder (O_TMPFILE) and linked into place, which fails
+    if ``path`` exists (the O_EXCL promise: no trace is ever overwritten): a full disk or a crash
+    while writing the header leaves no file. Where the file system has no O_TMPFILE, the file is
+    created with O_EXCL and removed again if the header cannot be written whole.
+    """
+    try:
+        fd = os.open(path.parent, os.O_TMPFILE | os.O_WRONLY | os.O_APPEND, 0o644) if hasattr(os, "O_TMPFILE") else None
+    except OSError as err:
+        if err.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise _cannot_create(path, err) from None
+        fd = None  # this file system cannot: create by name instead
+    if fd is not None:
+        try:
+            _write_header(fd, header, path)
+            _link(fd, path)
+        except FileExistsError:
+            os.close(fd)
+            raise _exists(path) from None
+        except OSError:
+            os.close(fd)  # no /proc to link from, or a file system that will not: create by name instead
+        except BaseException:
+            os.close(fd)
+            raise
+        else:
+            return fd
+    try:
+        # O_EXCL: an existing trace is never overwritten or appended to by another run.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError as err:
+        raise _cannot_create(path, err) from None
+    try:
+        _write_header(fd, header, path)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
+    return fd
+
+
+def _link(fd: int, path: Path) -> None:
+    """Give the unnamed file open as ``fd`` the name ``path``; FileExistsError if it is taken."""
+    folder = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Through the directory's fd so that os.link calls linkat, which follows the /proc link to the file (link() would not).
+        os.link(f"/proc/self/fd/{fd}", path.name, src_dir_fd=folder, dst_dir_fd=folder, follow_symlinks=True)
+    finally:
+        os.close(folder)
+
+
+def _write_header(fd: int, header: bytes, path: Path) -> None:
+    try:
+        written = os.write(fd, header)
+        if written != len(header):
+            _write_rest(fd, header, written)
+    except OSError as err:
+        msg = f"cannot write the header of trace file {path}: {err.strerror}; {_advice(err)} (no file was left)"
+        raise TraceWriteError(msg) from None
+
+
+def _exists(path: Path) -> TraceError:
+    return TraceError(f"trace file {path} already exists; choose another tracePath or move the old trace away")
+
+
+def _cannot_create(path: Path, err: OSError) -> TraceError:
+    return TraceError(f"cannot create trace file {path}: {err.strerror}; choose a writable tracePath")
 
 
 class TraceWriter:
@@ -106,7 +204,8 @@ class TraceWriter:
         self._prompt: History | None = None
         self._previous: Step | None = None
         self._tools: Any = None
-        self._memory: dict[str, Any] | None = None  # the memory as a reader of the records so far rebuilds it
+        self._memory: Memory | None = None  # the memory as a reader of the records so far rebuilds it
+        self._broken: TraceWriteError | None = None  # set once a write failed: no more records but one end record
         self._skip = 0  # steps the file already holds (a resumed run): followed, not written again
         self.end_extra: Callable[[], Mapping[str, Any]] | None = None
         """Fields the end record carries besides the run's ending (a reuse's summary), asked for when it is written."""
@@ -130,18 +229,25 @@ class TraceWriter:
             msg = f"traceFsync={fsync!r} is not a policy; expected one of: {', '.join(FSYNC_POLICIES)}"
             raise TraceError(msg)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if "\0" in str(path):
+            msg = f"trace path {str(path)!r} holds a NUL character, which no file name can; choose another tracePath"
+            raise TraceError(msg)
         try:
-            # O_EXCL: an existing trace is never overwritten or appended to by another run.
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        except FileExistsError:
-            msg = f"trace file {path} already exists; choose another tracePath or move the old trace away"
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:  # a read-only place, or a part of the path that is a file
+            why = "a part of it is a file, not a folder" if isinstance(err, FileExistsError | NotADirectoryError) else err.strerror
+            msg = f"cannot create the folder {path.parent} for trace file {path}: {why}; choose a tracePath in a writable folder"
             raise TraceError(msg) from None
-        except OSError as err:
-            msg = f"cannot create trace file {path}: {err.strerror}; choose a writable tracePath"
-            raise TraceError(msg) from None
+        data = _encode(header)
+        fd = _create_whole(path, data)
         writer = cls(path, fd, fsync)
-        writer._write(header)
+        writer._size = len(data)
+        if writer._fsync_each:
+            try:
+                writer._sync("the header")
+            except TraceWriteError:
+                writer.close()
+                raise
         return writer
 
     @classmethod
@@ -170,20 +276,46 @@ class TraceWriter:
             os.ftruncate(fd, whole)
         writer = cls(path, fd, fsync)
         writer._size, writer._steps, writer._skip = whole, steps, steps
-        writer._write({"kind": "resume", "after_step": steps - 1, "reason": reason, "resumed_at": datetime.now(UTC).isoformat(timespec="milliseconds")})
+        writer._write({"kind": "resume", "after_step": steps - 1, "reason": reason, "resumed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}, what="the resume record")
         return writer
 
-    def _write(self, record: Mapping[str, Any], *, step: bool = False) -> None:
-        data = orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+    def _write(self, record: Mapping[str, Any], *, step: bool = False, what: str = "the end record") -> None:
+        """Append one record as one line, whole, or raise TraceWriteError leaving the file as it was before it."""
+        if self._broken is not None:
+            raise self._broken  # after a failed write nothing more is appended (but for write_end's one attempt)
+        try:
+            data = _encode(record)
+        except TraceError as err:
+            self._fail(f"cannot write {what} to trace file {self.path}: {err}", stop=True)
         if step:
             self._pending = (self._steps + 1, self._size + len(data))
-        # One write of the whole line: a crash can tear only the record being written.
-        os.write(self._fd, data)
+        # One write of the whole line, so a crash can tear only the record being written; the
+        # kernel may take less (a disk that fills up): the rest follows, or the record is undone.
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                _write_rest(self._fd, data, written)
+        except OSError as err:
+            self._fail(f"cannot write {what} to trace file {self.path}: {err.strerror}; {_advice(err)}", stop=True)
         self._size += len(data)
         if step:
             self._steps += 1
         if self._fsync_each:
+            self._sync(what)
+
+    def _sync(self, what: str) -> None:
+        try:
             os.fsync(self._fd)
+        except OSError as err:
+            self._fail(f"cannot force {what} of trace file {self.path} to disk: {err.strerror}; {_advice(err)}", stop=False)
+
+    def _fail(self, message: str, *, stop: bool) -> NoReturn:
+        """Leave the file ending after its last whole record, refuse further steps, and raise TraceWriteError."""
+        if stop:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)  # drop what reached the file of the record that failed
+        self._broken = TraceWriteError(f"{message} (the trace keeps its first {self._steps} steps)")
+        raise self._broken
 
     def write_step(self, step: Step) -> None:
         """Append the record of ``step``."""
@@ -223,53 +355,82 @@ class TraceWriter:
                 for r in step.results
             ],
         }
-        summary = state.summary()
-        record["state"] = {"sha256": summary_hash(summary), **summary}
+        # The state's fields without copying its memory: memory is written only where the step's
+        # updates applied to the previous memory would not give it (compared by digests, O(change)).
+        memory = as_memory(state.memory)
+        state_record: dict[str, Any] = {"sha256": state.hash(), "answer": state.answer, "done": state.done}
+        if self._memory is None or not memory.follows(self._memory, [r.memory_update for r in step.results]):
+            state_record["memory"] = plain_copy(memory)
+        state_record["messages"] = {"count": len(state.messages), "digest": state.messages.digest()}
+        state_record["step"] = state.step
+        record["state"] = state_record
         if request.tools is not self._tools:  # the same toolbox hands the same tuple every step
             record["tools"] = list(request.tools)
             self._tools = request.tools
-        # The memory a reader rebuilds from the previous one and the step's updates: write it only where it differs.
-        if self._memory is not None:
-            for result in step.results:
-                apply_update(self._memory, result.memory_update)
-        if self._memory is not None and self._memory == state.memory:
-            del record["state"]["memory"]
-        else:
-            self._memory = plain_copy(state.memory)
         if step.index in self.edits:
             record["edited"] = self.edits[step.index]
+        self._memory = memory
         self._prompt = prompt
         self._previous = step
         if step.index < self._skip:  # a resumed run's recorded step: already in the file
             return
-        self._write(record, step=True)
+        self._write(record, step=True, what=f"step {step.index}")
 
     def write_end(self, outcome: Outcome) -> None:
-        """Append the end record: how the run ended, its answer and totals."""
+        """Append the end record: how the run ended, its answer and totals.
+
+        After a failed write it is tried once, so the trace says why it stops; if it fails too, the
+        trace ends after its last whole step, which the reader reports as cut off.
+        """
+        interrupted, before = False, None
+        while True:
+            # A second Ctrl-C while the end record is written would lose it (or tear it): undo and
+            # write it again, then pass the Ctrl-C on, so an interrupted run's trace still ends whole.
+            try:
+                if before is None or self._size <= before:  # the end record is not on file, whole and counted, yet
+                    self._broken = None
+                    self._recover()
+                    before = self._size
+                    record = {
+                        "kind": "end",
+                        "status": outcome.status,
+                        "answer": outcome.answer,
+                        "error": outcome.error,
+                        "steps": self._steps,
+                        "usage": _usage(outcome.usage),
+                        "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                        **(self.end_extra() if self.end_extra is not None else {}),
+                    }
+                    self._write(record)
+                if self._fsync_end and not self._fsync_each:
+                    self._sync("the end record")
+                break
+            except KeyboardInterrupt:
+                interrupted = True
+        self._broken = TraceWriteError(f"trace file {self.path} is complete; nothing can be appended after its end record")
+        if interrupted:
+            raise KeyboardInterrupt
+
+    def _recover(self) -> None:
+        """Make the file end after a whole record again when Ctrl-C stopped a write before it was counted."""
         steps, size = self._pending
-        if steps > self._steps and os.fstat(self._fd).st_size >= size:
-            # Ctrl-C landed after a step's record reached the file but before it was counted.
-            self._steps, self._size = steps, size
-        self._write(
-            {
-                "kind": "end",
-                "status": outcome.status,
-                "answer": outcome.answer,
-                "error": outcome.error,
-                "steps": self._steps,
-                "usage": _usage(outcome.usage),
-                "ended_at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                **(self.end_extra() if self.end_extra is not None else {}),
-            }
-        )
-        if self._fsync_end and not self._fsync_each:
-            os.fsync(self._fd)
+        try:
+            actual = os.fstat(self._fd).st_size
+            if steps > self._steps and actual == size:
+                # Ctrl-C landed after a step's record reached the file but before it was counted.
+                self._steps, self._size = steps, size
+            elif actual > self._size:
+                os.ftruncate(self._fd, self._size)  # Ctrl-C cut a record short: it never happened
+        except OSError:
+            pass  # the end record's own write says what is wrong
 
     def record(self, run: AgentRun, each_step: Callable[[Step], object] | None = None) -> Outcome:
         """Drive ``run`` to its end, writing every step (then handing it to ``each_step``) and the end record.
 
         Ctrl-C ends the run with status interrupted; an Abort raised by a backend or by ``each_step``
-        (a replay's divergence) is recorded as an error ending and raised again.
+        (a replay's divergence) is recorded as an error ending and raised again. A record the disk
+        does not take whole (full, failing) stops the run: TraceWriteError, after an attempt at an
+        end record that says so; every record before it stays whole.
         """
 
         def write_then(step: Step) -> None:
@@ -278,6 +439,12 @@ class TraceWriter:
 
         try:
             outcome = drive(run, self.write_step if each_step is None else write_then)
+        except TraceWriteError as err:
+            # The disk refused a step: say so in an end record if it takes one, and stop the run.
+            with contextlib.suppress(TraceWriteError):
+                self.write_end(run.ending("error", error=f"the trace could not be written: {err}"))
+            self._broken = err
+            raise
         except Abort as err:
             self.write_end(run.ending("error", error=str(err)))
             raise

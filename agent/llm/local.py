@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.records import LLMRequest, LLMResponse, Usage, tool_calls_in
+from agent.records import LLMRequest, LLMResponse, response_from_message
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -66,17 +66,4 @@ class LocalLLM:
         started = time.perf_counter()
         completion: Any = self.llama.create_chat_completion(messages=list(request.messages), **params)
         latency = time.perf_counter() - started
-        choice = completion["choices"][0]["message"]
-        message: dict[str, Any] = {"role": "assistant", "content": choice.get("content")}
-        if choice.get("tool_calls"):
-            message["tool_calls"] = [
-                {"id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": c["function"]["arguments"]}}
-                for c in choice["tool_calls"]
-            ]
-        usage = completion.get("usage")
-        return LLMResponse(
-            message=message,
-            tool_calls=tool_calls_in(message),
-            usage=Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
-            latency_s=latency,
-        )
+        return response_from_message(completion["choices"][0]["message"], usage=completion.get("usage"), latency_s=latency)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from agent.records import LLMRequest, LLMResponse, Usage, tool_calls_in
+from agent.records import LLMRequest, LLMResponse, response_from_message
 
 
 class LLMCallFailed(RuntimeError):
@@ -65,25 +65,20 @@ class OpenAIChat:
         try:
             # extra_body carries the body as is, so fields the SDK does not know reach the server too.
             model, messages = body.pop("model"), body.pop("messages")
-            completion = self.client.chat.completions.create(model=model, messages=messages, extra_body=body)
+            # The raw JSON, not the SDK's parsed objects: an odd answer (a null id, arguments as an
+            # object) then reaches response_from_message as the server sent it, the one rule for answers.
+            raw = self.client.chat.completions.with_raw_response.create(model=model, messages=messages, extra_body=body)
         except openai.APIError as err:
             raise LLMCallFailed(self._scrub(f"{type(err).__name__}: {err}")) from None
         latency = time.perf_counter() - started
-        if not completion.choices:
+        try:
+            completion = raw.http_response.json()
+        except ValueError as err:
+            raise LLMCallFailed(f"the endpoint's answer is not JSON ({' '.join(str(err).split())[:120]})") from None
+        choices = completion.get("choices") if isinstance(completion, dict) else None
+        if not choices or not isinstance(choices, list) or not isinstance(choices[0], dict):
             raise LLMCallFailed(f"the endpoint answered with no choices (model {model})")
-        choice = completion.choices[0].message
-        message: dict[str, Any] = {"role": "assistant", "content": choice.content}
-        if choice.tool_calls:
-            message["tool_calls"] = [
-                {"id": c.id, "type": "function", "function": {"name": c.function.name, "arguments": c.function.arguments}} for c in choice.tool_calls
-            ]
-        usage = completion.usage
-        return LLMResponse(
-            message=message,
-            tool_calls=tool_calls_in(message),
-            usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0) if usage else None,
-            latency_s=latency,
-        )
+        return response_from_message(choices[0].get("message"), usage=completion.get("usage"), latency_s=latency)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._secret, "***redacted***") if self._secret else text

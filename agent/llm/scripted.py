@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from agent.records import LLMRequest, LLMResponse, ToolCall
+from agent.records import LLMRequest, LLMResponse, ToolCall, response_from_message
 from agent.state import History
 
 
@@ -74,4 +74,4 @@ class ScriptedLLM:
             message["tool_calls"] = [
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
             ]
-        return LLMResponse(message=message, tool_calls=calls)
+        return response_from_message(message)  # the rule every backend's answer enters by (a script may hold any YAML value)

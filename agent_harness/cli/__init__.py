@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -26,7 +27,7 @@ commands:
                                       (`agent replay --help` for replay.config=current, forks and mixed modes)
   replay SWEEP_DIR [--fail-fast] [--json] [OVERRIDES...]
                                       replay every job of a sweep: one line per job, then a summary
-  trace inspect TRACE [--full]        print a recorded run step by step
+  trace inspect TRACE [--full] [--raw] print a recorded run step by step
   trace inspect SWEEP_DIR             one row per job of a sweep: status, steps, tokens, answer, trace
   trace diff A B [--json]             compare two traces: config, then the first step where they part
   trace export TRACE [-o FILE]        the trace as OpenTelemetry OTLP JSON spans (GenAI conventions)
@@ -56,9 +57,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _main(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # `agent ... | head` closed our stdout: nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except KeyboardInterrupt:  # a second Ctrl-C while the first one is being handled: the run already ended
+    except KeyboardInterrupt:  # a second Ctrl-C (the first ends the run as interrupted, its trace whole): one line, no traceback
         print("agent: interrupted", file=sys.stderr)
-        raise SystemExit(130) from None
+        raise SystemExit(1) from None
+    finally:
+        if argv is None:  # the process's own entry, not a caller in a longer process
+            # The work is done: a late Ctrl-C must not turn the exit into a traceback from interpreter shutdown.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _main(args: list[str]) -> None:

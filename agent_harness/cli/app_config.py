@@ -22,7 +22,7 @@ def app_config(project: Project | None, argv: list[str]) -> tuple[str, str, list
     """``(config_path, config_name, argv)`` for ``hydra.main`` running in ``project`` (``-cd``/``-cn`` already in it)."""
     if project is None:
         return HARNESS_CONFIG, "config", argv
-    from agent_harness.compose import parse_overrides
+    from agent_harness.compose import parse_overrides, quoted
     from agent_harness.errors import ConfigError
 
     _, _, rest = config_options(argv)
@@ -44,7 +44,7 @@ def app_config(project: Project | None, argv: list[str]) -> tuple[str, str, list
     # Hydra's argument parser takes its overrides as one run of words: ours goes in front of the user's
     # first override (or last, when there is none), never after an option that follows them.
     first = next((i for i, arg in enumerate(kept) if not arg.startswith("-") and ("=" in arg or arg[:1] in "~+")), len(kept))
-    kept.insert(first, f"hydra.searchpath=[{','.join(_quoted(p) for p in search)}]")
+    kept.insert(first, f"hydra.searchpath=[{','.join(quoted(p) for p in search)}]")
     primary = _primary_folder(project)
     if primary is not None and primary != config_path:
         kept.insert(0, f"--config-dir={primary}")
@@ -61,10 +61,6 @@ def _primary_folder(project: Project) -> str | None:
     return str(harness) if (harness / name).is_file() else None
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def did_you_mean(message: str, project: Project | None) -> str:
     """`` (did you mean X?)`` for the key or group option Hydra could not find in ``message``, when one is close; else ``""``."""
     option = re.search(r"Could not find '([^']+)/([^'/]+)'.*?Available options in '[^']+':(.*?)(?:Config search path|$)", message, re.S)
@@ -73,12 +69,12 @@ def did_you_mean(message: str, project: Project | None) -> str:
         return f" (did you mean {option[1]}={close[0]}?)" if close else ""
     key = re.search(r"Could not override '([^']+)'", message)
     if key:
-        from agent_harness.compose import _did_you_mean, compose
+        from agent_harness.compose import compose, suggestion
         from agent_harness.errors import ConfigError
 
         try:
             config = compose(project=project).config
         except ConfigError:
             return ""
-        return _did_you_mean(config, key[1])
+        return suggestion(config, key[1])
     return ""

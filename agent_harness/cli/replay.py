@@ -25,9 +25,9 @@ the model's answers and the tools' outputs come from the trace; nothing is calle
   llm=<option>            ask a model again, answer tools from the trace (mixed mode)
   trace=true [tracePath=P]  record the replay as a run of its own
   hydra.run.dir=DIR       the folder for a replay's workspace and trace (default outputs/DATE/TIME)
-  -cd DIR [-cn NAME]      take today's config (and allowed_targets) from DIR's project, searched first;
-                          by default from the [tool.agent-harness] project the current folder is in
   KEY=VALUE               any other setting, in Hydra's override syntax
+  -cd DIR, -cn NAME       today's config (and allowed_targets) from DIR's project, DIR searched first, and
+                          its primary config (anywhere among the arguments; default: the current folder's project)
   --json                  print the result as JSON
   --fail-fast             (sweeps) stop at the first job that does not match
 
@@ -46,14 +46,7 @@ def main(args: list[str]) -> None:
     if any(a in ("-h", "--help") for a in args):
         print(HELP, end="")
         return
-    from agent_harness.errors import ConfigError
-    from agent_harness.project import config_options, project_for
-
-    try:
-        config_dir, config_name, args = config_options(args)  # -cd/-cn anywhere: before or after the trace and overrides
-        project = project_for(config_dir, config_name)
-    except ConfigError as err:
-        fail(str(err))
+    args, project = project_options(args)
     flags = {a for a in args if a in ("--json", "--fail-fast")}
     unknown = [a for a in args if a.startswith("--") and a not in flags]
     if unknown:
@@ -80,6 +73,7 @@ def main(args: list[str]) -> None:
     as_json = "--json" in flags
 
     from agent_harness import api
+    from agent_harness.errors import ConfigError
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep
 
@@ -104,6 +98,22 @@ def main(args: list[str]) -> None:
         fail(str(err))
     finally:
         gc.unfreeze()
+
+
+def project_options(args: list[str]) -> tuple[list[str], Any]:
+    """Hydra's -cd/--config-dir and -cn/--config-name, anywhere among ``args``: the project they amount to, and the rest.
+
+    The project around the -cd folder (so ``-cd path/to/project/conf`` from anywhere is that project,
+    with its allowed_targets), else the one the current folder is in, with the folder searched first.
+    """
+    from agent_harness.errors import ConfigError
+    from agent_harness.project import config_options, project_for
+
+    try:
+        config_dir, config_name, rest = config_options(args)
+        return rest, project_for(config_dir, config_name)
+    except ConfigError as err:
+        fail(str(err))
 
 
 def _print(value: Any, *, as_json: bool) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 from agent_harness.cli import fail
 
 HELP = """\
-usage: agent resume TRACE_OR_RUN_DIR [-cd DIR] [OVERRIDES...]
-       agent resume SWEEP_DIR [-cd DIR] [OVERRIDES...]
+usage: agent resume TRACE_OR_RUN_DIR [OVERRIDES...]
+       agent resume SWEEP_DIR [OVERRIDES...]
 
 Go on with a run whose trace was cut off (a crash, kill -9, a cancelled or preempted job) or ended
 interrupted, in the same trace file: the recorded steps are replayed offline (checked; nothing is
@@ -29,18 +29,15 @@ def main(args: list[str]) -> None:
         if not args:
             raise SystemExit(2)
         return
-    from agent_harness import api
-    from agent_harness.errors import ConfigError
-    from agent_harness.project import config_options, project_for
+    from agent_harness.cli.replay import project_options
 
-    try:
-        config_dir, config_name, args = config_options(args)  # -cd/-cn anywhere
-        project = project_for(config_dir, config_name)
-    except ConfigError as err:
-        fail(str(err))
+    args, project = project_options(args)
     if not args:
         fail("resume needs a trace file, run folder or sweep folder, as in `agent resume run.jsonl`")
     path, overrides = Path(args[0]), args[1:]
+
+    from agent_harness import api
+    from agent_harness.errors import ConfigError
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep, load_sweep
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from agent_harness.cli import fail
+from agent_harness.compose import quoted
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 
 class UnusableInput(Exception):
     """Raised inside a sweep's job for input it cannot use: it fails that job only, and the others run."""
-
-
-def quoted(value: str) -> str:
-    """``value`` as a Hydra override value that survives its grammar whatever its characters."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def main(args: list[str]) -> None:
@@ -100,8 +96,12 @@ def hydra_main(argv: list[str]) -> None:
     # The project's folders first, then the harness's conf; hydra.searchpath is kept out of the task's overrides by Hydra.
     config_path, config_name, argv = app_config(project, argv)
 
+    ended: list[str] = []  # the single run's status: its exit status is decided once Hydra has written status.json
+
     def job(cfg: DictConfig) -> dict[str, Any]:
-        return run_job(cfg, project)
+        summary = run_job(cfg, project)
+        ended.append(summary["status"])
+        return summary
 
     app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(job)
     sweep = bool({"-m", "--multirun"} & set(argv))
@@ -117,20 +117,36 @@ def hydra_main(argv: list[str]) -> None:
             raise
         # Hydra reports some bad overrides (`+agent=5`) as a plain ValueError while composing the config.
         fail(f"{_one_line(err)} (see `agent run --help`)")
+    except SweepIncomplete as err:  # every job ran; some did not finish
+        fail(str(err), status=1)
+    except OSError as err:
+        if not _raised_in_hydra(err, io=True):
+            raise
+        # Hydra could not create or write the run's folder (read-only, full): unusable input, one line.
+        where = "hydra.sweep.dir" if sweep else "hydra.run.dir"
+        name = f": {err.filename}" if err.filename else ""
+        fail(f"cannot write the run's output folder: {err.strerror}{name}; set {where} to a writable folder with free space")
     except Exception as err:
         if not sweep:
             raise  # a bug, not a user's mistake: the traceback is what helps
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
-    except SweepIncomplete as err:  # every job ran; some did not finish
-        fail(str(err), status=1)
+    if not sweep and ended and ended[0] != "finished":
+        raise SystemExit(1)  # the run did not finish (max_steps, error, interrupted): its closing lines said how
 
 
-def _raised_in_hydra(err: BaseException) -> bool:
-    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package)."""
-    tb = err.__traceback__
-    while tb is not None and tb.tb_next is not None:
+def _raised_in_hydra(err: BaseException, *, io: bool = False) -> bool:
+    """Whether ``err`` was raised by Hydra's own code (its innermost frame is in the hydra package).
+
+    With ``io``, frames of the standard library (pathlib, open) below Hydra's count as Hydra's, and so
+    does our status.json callback (what it cannot write is the run's folder too).
+    """
+    tb, last = err.__traceback__, None
+    while tb is not None:
+        name = tb.tb_frame.f_code.co_filename
+        if not io or any(f"{os.sep}{package}{os.sep}" in name for package in ("hydra", "agent", "tracing", "agent_harness")):
+            last = name
         tb = tb.tb_next
-    return tb is not None and f"{os.sep}hydra{os.sep}" in tb.tb_frame.f_code.co_filename
+    return last is not None and (f"{os.sep}hydra{os.sep}" in last or (io and last.endswith(f"{os.sep}callbacks.py")))
 
 
 def _one_line(err: BaseException) -> str:
@@ -178,6 +194,6 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     for line in result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""):
         print(line)
-    if result.outcome.status != "finished" and not multirun:
-        raise SystemExit(1)  # a sweep's unfinished jobs are named once all have run (JobStatusFile.on_multirun_end)
+    # Not finished: exit 1 once Hydra has written status.json (hydra_main); a sweep's unfinished jobs are
+    # named once all have run (JobStatusFile.on_multirun_end).
     return result.summary()

@@ -16,6 +16,7 @@ def main(args: list[str]) -> None:
     inspect = sub.add_parser("inspect", help="print a recorded run step by step as plain text")
     inspect.add_argument("trace", type=Path, help="a trace file (.jsonl), a run's folder, or a sweep's folder (one row per job)")
     inspect.add_argument("--full", action="store_true", help="show messages, arguments and outputs untruncated")
+    inspect.add_argument("--raw", action="store_true", help="print control characters from the trace as they are, instead of escaped (\\x1b)")
     diff = sub.add_parser("diff", help="compare two traces step by step; exit 0 when they match apart from times, 1 when they differ")
     diff.add_argument("a", type=Path, help="the first trace (.jsonl)")
     diff.add_argument("b", type=Path, help="the second trace (.jsonl)")
@@ -43,7 +44,7 @@ def main(args: list[str]) -> None:
         elif options.action == "export":
             _export(options.trace, options.output)
         else:
-            for line in api.inspect(options.trace, full=options.full):
+            for line in api.inspect(options.trace, full=options.full, raw=options.raw):
                 print(line)
     except TraceError as err:
         fail(str(err))
