@@ -150,7 +150,7 @@ def divergence_report(divergence: Mapping[str, Any]) -> str:
     if divergence["config_drift"]:
         lines.append(f"config drift: {', '.join(divergence['config_drift'])}")
     lines.append(f"likely cause: {divergence['likely_cause']}")
-    return printable("\n".join(lines))
+    return "\n".join(printable(line) for line in lines)  # each line escaped, the report's own newlines kept
 
 
 class RecordingEnded(Abort):
