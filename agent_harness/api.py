@@ -398,7 +398,8 @@ def _same_project(trace: Trace, project: Project | None) -> None:
         here = f"this folder is in project {project.name}" if project is not None else "this folder is in no project with a [tool.agent-harness] table"
         msg = (
             f"{trace.path} was recorded in project {recorded.get('name')} ({where} under {recorded.get('root')}), but {here}; "
-            "replay.config=current composes that project's config: run it from inside that project (or replay its recorded config)"
+            "replay.config=current composes that project's config: run it from inside that project, or point at its config with "
+            f"-cd {Path(str(recorded.get('root') or 'PROJECT')) / ((recorded.get('config_dirs') or ['conf'])[0])} (or replay its recorded config)"
         )
         raise ConfigError(msg)
 
@@ -422,9 +423,11 @@ def _check_targets(plan: _Plan) -> None:
     allowed = _allowed(plan.config, plan.project)
     foreign = foreign_targets(OmegaConf.to_container(plan.config, resolve=False), allowed) + foreign_targets(plan.trace.header["config"], allowed)
     if foreign:
+        recorded = plan.trace.header.get("project") or {}
+        where = f" (it was recorded in project {recorded.get('name')} at {recorded.get('root')}: replay it from there, or with -cd into its config)" if recorded and (plan.project is None or plan.project.name != recorded.get("name")) else ""
         msg = (
-            f"{plan.trace.path} names code outside this project: {', '.join(sorted(set(foreign)))}; nothing was built. "
-            "If you trust it, list its module in allowed_targets (conf/config.yaml or allowed_targets=[module])"
+            f"{plan.trace.path} names code outside this project: {', '.join(sorted(set(foreign)))}; nothing was built{where}. "
+            "If you trust it, list its module in allowed_targets ([tool.agent-harness] in pyproject.toml, conf/config.yaml, or allowed_targets=[module])"
         )
         raise ConfigError(msg)
 

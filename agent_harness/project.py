@@ -10,7 +10,8 @@ from a folder, as pytest, ruff and mypy find theirs.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +90,57 @@ def _project(pyproject: Path, table: Any, name: Any) -> Project:
         msg = f"{where}: config_name must be {_KEYS['config_name']}, got {config_name!r:.60}"
         raise ConfigError(msg)
     return Project(root=root, name=str(name or root.name), config_dirs=folders, config_name=config_name, allowed_targets=tuple(table.get("allowed_targets", [])))
+
+
+CONFIG_DIR_OPTIONS = ("-cd", "--config-dir")
+CONFIG_NAME_OPTIONS = ("-cn", "--config-name")
+
+
+def config_options(args: Sequence[str]) -> tuple[str | None, str | None, list[str]]:
+    """Hydra's ``-cd DIR`` / ``--config-dir=DIR`` and ``-cn NAME`` / ``--config-name=NAME`` anywhere in ``args``:
+    (config dir, config name, the other arguments). A flag without its value is a ConfigError."""
+    found: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        option, has_value, value = args[i].partition("=")
+        kind = "dir" if option in CONFIG_DIR_OPTIONS else "name" if option in CONFIG_NAME_OPTIONS else None
+        if kind is None:
+            rest.append(args[i])
+        else:
+            if not has_value:
+                if i + 1 >= len(args):
+                    msg = f"{option} needs a config {'folder' if kind == 'dir' else 'name'}, as in {option} {'conf' if kind == 'dir' else 'myconfig'}"
+                    raise ConfigError(msg)
+                i += 1
+                value = args[i]
+            found[kind] = value
+        i += 1
+    return found.get("dir"), found.get("name"), rest
+
+
+def project_for(config_dir: str | Path | None = None, config_name: str | None = None, *, start: str | Path | None = None) -> Project | None:
+    """The project a command works in: the one ``start`` (default: the current folder) is in, if any.
+
+    ``config_dir`` (``-cd``) is searched first; the project it lies in, if any, is the one used (so
+    ``-cd path/to/project/conf`` from anywhere finds that project and its allowed_targets). A folder
+    in no project is a project of its own, named after it, rooted at ``start``. ``config_name``
+    (``-cn``) replaces the project's primary config.
+    """
+    if config_dir is None:
+        found = find_project(start)
+        if config_name is None:
+            return found
+        root = Path(start if start is not None else Path.cwd()).resolve()
+        base = found or Project(root=root, name=root.name)
+        return replace(base, config_name=config_name)
+    folder = Path(config_dir).expanduser().resolve()
+    if not folder.is_dir():
+        msg = f"config folder {config_dir} (-cd) is not a folder; give the folder that holds your config, such as conf"
+        raise ConfigError(msg)
+    found = find_project(folder) or find_project(start)
+    if found is None:
+        root = Path(start if start is not None else Path.cwd()).resolve()
+        return Project(root=root, name=folder.name, config_dirs=(folder,), config_name=config_name or "config")
+    dirs = (folder, *(d for d in found.config_dirs if d != folder))
+    return replace(found, config_dirs=dirs, config_name=config_name or found.config_name)

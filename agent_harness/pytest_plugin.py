@@ -64,8 +64,12 @@ def golden_traces(folder: str | Path) -> list[Path]:
     return sorted(path.glob("*.jsonl"))
 
 
-def check_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None) -> Any:
-    """Replay ``path`` against today's config (replay.config=current); fail the test with the report if it diverges."""
+def check_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None, live_tools: bool = False) -> Any:
+    """Replay ``path`` against today's config (replay.config=current); fail the test with the report if it diverges.
+
+    With ``live_tools`` today's tools run (the recorded option of the tools group), answered by the
+    recorded model: a tool whose output changed fails the test at the step that called it.
+    """
     from agent_harness import api
     from agent_harness.errors import ConfigError
     from tracing.errors import TraceError
@@ -73,12 +77,26 @@ def check_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None)
     if not path.exists():
         pytest.fail(f"no golden trace at {path}; record it with `pytest {RECORD_OPTION}`", pytrace=False)
     try:
+        if live_tools:
+            overrides = (*overrides, _recorded_tools(path))
         result = api.replay(path, *overrides, config="current", run_dir=run_dir, project=project)
     except (TraceError, ConfigError) as err:
         pytest.fail(f"cannot replay {path}: {err}", pytrace=False)
     if not result.ok:
         pytest.fail(str(result), pytrace=False)
     return result
+
+
+def _recorded_tools(path: Path) -> str:
+    """The override that runs the trace's own tools option live (``tools=helpdesk``), from its header."""
+    from agent_harness.errors import ConfigError
+    from tracing.reader import TraceStream
+
+    choice = (TraceStream(path).header.get("choices") or {}).get("tools")
+    if not isinstance(choice, str) or choice == "replay":
+        msg = f"{path} does not record which tools option it ran (choices.tools), so its tools cannot run live"
+        raise ConfigError(msg)
+    return f"tools={choice}"
 
 
 def record_trace(path: Path, *overrides: str, run_dir: Path, project: Any = None, reuse: bool = False) -> Path:
@@ -123,16 +141,18 @@ def _refuse_live(overrides: tuple[str, ...]) -> None:
         if override.key in ("llm", "tools") and override.value != "replay":
             pytest.fail(
                 f"replay_trace(..., {override.text!r}) would run {'a live model' if override.key == 'llm' else 'live tools'} "
-                f"instead of the recording; golden tests replay both (use `pytest {RECORD_OPTION}` to record with it)",
+                f"instead of the recording; golden tests replay both (use `pytest {RECORD_OPTION}` to record with it"
+                + ("; replay_trace(trace, live_tools=True) runs today's tools against the recorded model answers)" if override.key == "tools" else ")"),
                 pytrace=False,
             )
 
 
 @pytest.fixture
 def replay_trace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``replay_trace(path, *overrides)``: replay a golden trace (or record it again under --record-traces).
+    """``replay_trace(path, *overrides, live_tools=False)``: replay a golden trace (or record it again under --record-traces).
 
-    A relative path is taken from the test file's folder.
+    A relative path is taken from the test file's folder. ``live_tools=True`` runs today's tools
+    against the recorded model answers, so a tool whose output changed fails the test.
     """
     from agent_harness.errors import ConfigError
     from agent_harness.project import find_project
@@ -145,12 +165,12 @@ def replay_trace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cal
     except ConfigError as err:
         pytest.fail(str(err), pytrace=False)
 
-    def replay(path: str | Path, *overrides: str) -> Any:
+    def replay(path: str | Path, *overrides: str, live_tools: bool = False) -> Any:
         trace = Path(path) if Path(path).is_absolute() else base / path
         run_dir = tmp_path / f"run-{next(runs)}"
         if recording:
             return record_trace(trace, *overrides, run_dir=run_dir, project=project, reuse=recording == "reuse")
         _refuse_live(overrides)
-        return check_trace(trace, *overrides, run_dir=run_dir, project=project)
+        return check_trace(trace, *overrides, run_dir=run_dir, project=project, live_tools=live_tools)
 
     yield replay

@@ -26,7 +26,8 @@ the model's answers and the tools' outputs come from the trace; nothing is calle
   trace=true [tracePath=P]  record the replay as a run of its own
   hydra.run.dir=DIR       the folder for a replay's workspace and trace (default outputs/DATE/TIME)
   KEY=VALUE               any other setting, in Hydra's override syntax
-  -cd DIR, -cn NAME       a config folder and primary config besides the project's (anywhere among the arguments)
+  -cd DIR, -cn NAME       today's config (and allowed_targets) from DIR's project, DIR searched first, and
+                          its primary config (anywhere among the arguments; default: the current folder's project)
   --json                  print the result as JSON
   --fail-fast             (sweeps) stop at the first job that does not match
 
@@ -102,37 +103,17 @@ def main(args: list[str]) -> None:
 def project_options(args: list[str]) -> tuple[list[str], Any]:
     """Hydra's -cd/--config-dir and -cn/--config-name, anywhere among ``args``: the project they amount to, and the rest.
 
-    The project is the one the current folder is in (if any), with the given folder searched first.
+    The project around the -cd folder (so ``-cd path/to/project/conf`` from anywhere is that project,
+    with its allowed_targets), else the one the current folder is in, with the folder searched first.
     """
-    import dataclasses
-
     from agent_harness.errors import ConfigError
-    from agent_harness.project import Project, find_project
+    from agent_harness.project import config_options, project_for
 
-    rest, dirs, name = [], [], None
-    items = iter(args)
-    for arg in items:
-        option, has_value, value = arg.partition("=")
-        if option in ("-cd", "--config-dir", "-cn", "--config-name"):
-            if not has_value:
-                value = next(items, "") or fail(f"{option} needs a value, as in `{option} conf`")
-            if option in ("-cd", "--config-dir"):
-                dirs.append(Path(value).resolve())
-            else:
-                name = value
-        else:
-            rest.append(arg)
     try:
-        project = find_project()
+        config_dir, config_name, rest = config_options(args)
+        return rest, project_for(config_dir, config_name)
     except ConfigError as err:
         fail(str(err))
-    if dirs or name:
-        missing = [str(d) for d in dirs if not d.is_dir()]
-        if missing:
-            fail(f"--config-dir {missing[0]} is not a folder")
-        project = project or Project(root=Path.cwd(), name=Path.cwd().name)
-        project = dataclasses.replace(project, config_dirs=(*dirs, *project.config_dirs), config_name=name or project.config_name)
-    return rest, project
 
 
 def _print(value: Any, *, as_json: bool) -> None:

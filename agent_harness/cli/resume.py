@@ -32,6 +32,8 @@ def main(args: list[str]) -> None:
     from agent_harness.cli.replay import project_options
 
     args, project = project_options(args)
+    if not args:
+        fail("resume needs a trace file, run folder or sweep folder, as in `agent resume run.jsonl`")
     path, overrides = Path(args[0]), args[1:]
 
     from agent_harness import api

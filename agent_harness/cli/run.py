@@ -85,19 +85,17 @@ def hydra_main(argv: list[str]) -> None:
 
     from agent_harness.callbacks import SweepIncomplete
     from agent_harness.errors import ConfigError
-    from agent_harness.project import HARNESS_CONFIG, find_project
+    from agent_harness.project import config_options, project_for
     from agent_harness.secrets_hydra import command_line_scrubber, scrubbed_output, scrubbing_job
 
     try:
-        project = find_project()
+        project = project_for(*config_options(argv)[:2])  # -cd into a project's conf finds that project, from anywhere
     except ConfigError as err:
         fail(str(err))
-    config_path, config_name = HARNESS_CONFIG, "config"
-    if project is not None:
-        search = project.search_path()
-        config_path, config_name = search[0], project.config_name
-        # The rest of the search path goes through Hydra's own setting; Hydra keeps it out of the task's overrides.
-        argv = [*argv, f"hydra.searchpath=[{','.join(quoted(p) for p in search[1:])}]"]
+    from agent_harness.cli.app_config import app_config, did_you_mean
+
+    # The project's folders first, then the harness's conf; hydra.searchpath is kept out of the task's overrides by Hydra.
+    config_path, config_name, argv = app_config(project, argv)
 
     ended: list[str] = []  # the single run's status: its exit status is decided once Hydra has written status.json
 
@@ -113,7 +111,7 @@ def hydra_main(argv: list[str]) -> None:
         with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
-        fail(f"{_one_line(err)}{_did_you_mean(str(err), project)} (see `agent run --help`)")
+        fail(f"{_one_line(err)}{did_you_mean(str(err), project)} (see `agent run --help`)")
     except UnusableInput as err:  # the other jobs ran: this is a finished sweep with a failed job
         fail(f"a job of the sweep failed: {err} (each job's status.json says how it ended)", status=1)
     except ValueError as err:
@@ -136,20 +134,6 @@ def hydra_main(argv: list[str]) -> None:
         fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
     if not sweep and ended and ended[0] != "finished":
         raise SystemExit(1)  # the run did not finish (max_steps, error, interrupted): its closing lines said how
-
-
-def _did_you_mean(message: str, project: Any) -> str:
-    """`` (did you mean K?)`` when Hydra could not override a key and the config has a close one."""
-    match = re.search(r"Could not override '([^']+)'", message)
-    if not match:
-        return ""
-    from agent_harness.compose import compose, suggestion
-    from agent_harness.errors import ConfigError
-
-    try:
-        return suggestion(compose(project=project).config, match[1])
-    except ConfigError:
-        return ""
 
 
 def _raised_in_hydra(err: BaseException, *, io: bool = False) -> bool:
