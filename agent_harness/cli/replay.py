@@ -111,9 +111,26 @@ def project_options(args: list[str]) -> tuple[list[str], Any]:
 
     try:
         config_dir, config_name, rest = config_options(args)
-        return rest, project_for(config_dir, config_name)
+        project = project_for(config_dir, config_name)
+        searched = [a for a in rest if a.startswith("hydra.searchpath=")]
+        if searched:  # Hydra's own way to add config folders works here too: they are searched after the project's
+            project = _with_search_path(project, searched[-1])
+        return [a for a in rest if a not in searched], project
     except ConfigError as err:
         fail(str(err))
+
+
+def _with_search_path(project: Any, override: str) -> Any:
+    """``project`` (or the current folder as one) with the folders of a ``hydra.searchpath=[...]`` override added."""
+    import dataclasses
+
+    from agent_harness.compose import parse_overrides
+    from agent_harness.project import Project
+
+    (parsed,) = parse_overrides([override])
+    folders = tuple(Path(str(entry).removeprefix("file://")).resolve() for entry in (parsed.value or []) if not str(entry).startswith("pkg://"))
+    base = project or Project(root=Path.cwd(), name=Path.cwd().name)
+    return dataclasses.replace(base, config_dirs=(*base.config_dirs, *folders))
 
 
 def _print(value: Any, *, as_json: bool) -> None:
