@@ -7,7 +7,8 @@ hash seed:
 - ``None``, ``bool``, ``str``, finite ``float`` and ``int`` within 64 bits pass as they are;
   lists and dicts pass with their items checked (dicts keep the order the tool built them in).
 - A tuple becomes a list. A subclass of str, int, float, list, tuple or dict (a StrEnum, a
-  namedtuple) becomes its plain base value.
+  namedtuple) becomes its plain base value; any other Enum member becomes its value, by the same
+  rule (a tool that takes an Enum argument may hand the member back).
 - A set or frozenset becomes a sorted list when its items are all strings or all numbers (a total
   order, so the result cannot depend on iteration order); any other set is refused.
 - A dict key must be a string; an int key becomes its decimal text, as JSON writers do, unless
@@ -18,6 +19,7 @@ hash seed:
 
 from __future__ import annotations
 
+import enum
 import math
 from typing import Any
 
@@ -97,6 +99,8 @@ def _convert(value: Any) -> Any:
         return _items(value)
     if isinstance(value, dict):
         return _object(dict(value))
+    if isinstance(value, enum.Enum):
+        return _convert(value.value)
     raise _Refused(value, "return str, int, float, bool, None, or lists, tuples, sets and str-keyed dicts of them")
 
 
