@@ -81,7 +81,12 @@ def convert(
         limit: ignored: the Field description wins.
     """
     del ctx
-    return {"mode": mode, "unit": unit, "tags": tags, "counts": counts, "tag": tag, "point": point, "note": note, "limit": limit, "target": target}
+    # What the tool was handed is kept for the test to look at; its output must be JSON data (agent/jsondata.py).
+    RECEIVED.append({"mode": mode, "unit": unit, "tags": tags, "counts": counts, "tag": tag, "point": point, "note": note, "limit": limit, "target": target})
+    return "converted"
+
+
+RECEIVED: list[dict[str, Any]] = []
 
 
 def call(toolbox: Toolbox, name: str, arguments: Any) -> Any:
@@ -211,8 +216,8 @@ class TestArguments:
     def test_the_tool_receives_validated_values(self, toolbox: Toolbox) -> None:
         """An Enum member, a TypedDict's dict, a model instance; absent optional arguments take the function's defaults."""
         result = call(toolbox, "convert", VALID)
-        assert result.error is None
-        assert result.output == {
+        assert result.error is None and result.output == "converted"
+        assert RECEIVED[-1] == {
             "mode": "fast",
             "unit": Unit.CELSIUS,
             "tags": ["a"],
