@@ -195,7 +195,16 @@ def _hydra_main(job: Callable[[DictConfig], object] | None = None, config_name: 
     except Exception as err:
         if not sweep:
             raise  # a bug, not a user's mistake: the traceback is what helps
-        fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
+        from agent_harness.sweep_outcome import launcher_failure
+
+        if (line := launcher_failure(err)) is not None:  # no Ray cluster to join, a killed SLURM job
+            fail(*line)
+        fail(f"a job of the sweep crashed: {type(err).__name__}: {_first_line(err)} (each job's status.json says how it ended)", status=1)
+
+
+def _first_line(err: BaseException) -> str:
+    """An error's first line (a launcher's error can hold a job's whole log)."""
+    return next((line.strip() for line in str(err).splitlines() if line.strip()), "")
 
 
 def _raised_in_hydra(err: BaseException) -> bool:
@@ -221,8 +230,10 @@ def run_job(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from agent_harness.signals import run_until_stopped
+
     hydra_cfg = HydraConfig.get()
-    outcome, trace_path = _run_agent(cfg, hydra_cfg)
+    outcome, trace_path = run_until_stopped(lambda: _run_agent(cfg, hydra_cfg))  # SIGTERM/SIGINT: interrupted
     job = f"[job {hydra_cfg.job.num}] " if hydra_cfg.mode == RunMode.MULTIRUN else ""
     print(f"{job}{outcome.status} after {outcome.steps} steps" + (f": {outcome.error}" if outcome.error else ""))
     if outcome.answer is not None:
