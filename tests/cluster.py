@@ -113,13 +113,15 @@ class Gates:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
 
-    def overrides(self, *, steps_before: int = 1, steps_after: int = 0) -> list[str]:
+    def overrides(self, *, steps_before: int = 1, steps_after: int = 0, job: int | None = None) -> list[str]:
         """The overrides that give every job the gate tool and a script: ``steps_before`` list_files steps, the gate, ``steps_after`` more, an answer.
 
-        So a job stopped at its gate has exactly ``steps_before`` whole steps in its trace.
+        So a job stopped at its gate has exactly ``steps_before`` whole steps in its trace. Each job of
+        a sweep has the gate of its number; a single run (no job number) the gate of ``job``.
         """
         listing = "{tool_calls: [{name: list_files}]}"
-        gate = f"{{tool_calls: [{{name: gate, arguments: {{path: '{self.root}/${{hydra:job.num}}'}}}}]}}"
+        folder = f"{self.root}/{'${hydra:job.num}' if job is None else job}"
+        gate = f"{{tool_calls: [{{name: gate, arguments: {{path: '{folder}'}}}}]}}"
         script = [listing] * steps_before + [gate] + [listing] * steps_after + ["{content: 'past the gate'}"]
         return [GATE_TOOL, f"task.script=[{', '.join(script)}]"]
 
@@ -141,12 +143,12 @@ class Gates:
             found.append(Arrival(pid=record["pid"], slurm_job=slurm_job, restarts=int(record.get("restarts") or 0)))
         return found
 
-    def wait(self, job: int, sweep: RunningSweep, *, count: int = 1) -> Arrival:
-        """Wait until job ``job`` has reached its gate ``count`` times; return the last arrival. Fails if the sweep ends first."""
+    def wait(self, job: int, sweep: Running, *, count: int = 1) -> Arrival:
+        """Wait until job ``job`` has reached its gate ``count`` times; return the last arrival. Fails if the run ends first."""
         deadline = time.monotonic() + WAIT
         while len(found := self.arrivals(job)) < count:
             if sweep.process.poll() is not None:
-                pytest.fail(f"the sweep ended before job {job} reached its gate {count} time(s):\n{sweep.output()}")
+                pytest.fail(f"the run ended before job {job} reached its gate {count} time(s):\n{sweep.output()}")
             if time.monotonic() > deadline:
                 pytest.fail(f"job {job} did not reach its gate in {WAIT:.0f}s:\n{sweep.output()}")
             time.sleep(0.05)
@@ -154,24 +156,24 @@ class Gates:
 
 
 @dataclass
-class RunningSweep:
-    """An `agent run -m ... trace=true` started in the background, its output going to files."""
+class Running:
+    """An `agent` command started in the background, its output going to files in its cwd."""
 
     process: subprocess.Popen[bytes]
     cwd: Path
 
     def output(self) -> str:
-        """What the sweep printed so far."""
-        return (self.cwd / "sweep.out").read_text(encoding="utf-8", errors="replace") + (self.cwd / "sweep.err").read_text(encoding="utf-8", errors="replace")
+        """What it printed so far."""
+        return "".join((self.cwd / name).read_text(encoding="utf-8", errors="replace") for name in ("agent.out", "agent.err"))
 
     def finish(self) -> subprocess.CompletedProcess[str]:
-        """Wait for the sweep to end; its exit status and what it printed."""
+        """Wait for it to end; its exit status and what it printed."""
         try:
             self.process.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            pytest.fail(f"the sweep did not end in {WAIT:.0f}s:\n{self.output()}")
-        out, err = ((self.cwd / name).read_text(encoding="utf-8", errors="replace") for name in ("sweep.out", "sweep.err"))
+            pytest.fail(f"`agent` did not end in {WAIT:.0f}s:\n{self.output()}")
+        out, err = ((self.cwd / name).read_text(encoding="utf-8", errors="replace") for name in ("agent.out", "agent.err"))
         return subprocess.CompletedProcess(self.process.args, self.process.returncode, out, err)
 
     def folder(self) -> Path:
@@ -180,9 +182,14 @@ class RunningSweep:
         return folder
 
 
-def start_sweep(cwd: Path, *args: str) -> RunningSweep:
-    """Start `agent run -m ARGS trace=true` in ``cwd``, in the background, with the gate tool importable."""
+def start(cwd: Path, *args: str) -> Running:
+    """Start `agent ARGS` in ``cwd``, in the background, with the gate tool importable."""
     cwd.mkdir(parents=True, exist_ok=True)
-    with (cwd / "sweep.out").open("wb") as out, (cwd / "sweep.err").open("wb") as err:
-        process = subprocess.Popen([AGENT, "run", "-m", *args, "trace=true"], cwd=cwd, stdout=out, stderr=err, env=agent_env())
-    return RunningSweep(process=process, cwd=cwd)
+    with (cwd / "agent.out").open("wb") as out, (cwd / "agent.err").open("wb") as err:
+        process = subprocess.Popen([AGENT, *args], cwd=cwd, stdout=out, stderr=err, env=agent_env())
+    return Running(process=process, cwd=cwd)
+
+
+def start_sweep(cwd: Path, *args: str) -> Running:
+    """Start the sweep `agent run -m ARGS trace=true` in ``cwd``, in the background."""
+    return start(cwd, "run", "-m", *args, "trace=true")
