@@ -56,6 +56,8 @@ def _slurm_problem() -> str | None:
 
 
 def _ray_problem() -> str | None:
+    if not ray_daemons():
+        return "no Ray head running"  # asked to join, Ray would retry the last head's address for minutes
     # A driver that joins the running head and leaves, as the ray_cluster launcher's does.
     probe = "import ray; ray.init(address='auto', logging_level='ERROR'); ray.shutdown()"
     try:
@@ -193,3 +195,19 @@ def start(cwd: Path, *args: str) -> Running:
 def start_sweep(cwd: Path, *args: str) -> Running:
     """Start the sweep `agent run -m ARGS trace=true` in ``cwd``, in the background."""
     return start(cwd, "run", "-m", *args, "trace=true")
+
+
+def ray_daemons() -> set[int]:
+    """Pids of live Ray daemons (raylet, GCS) on this machine."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            command = (entry / "cmdline").read_bytes().split(b"\0")[0]
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and command.rsplit(b"/", 1)[-1] in (b"raylet", b"gcs_server"):
+            found.add(int(entry.name))
+    return found

@@ -15,11 +15,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tests.cluster import REPLAY_GATE, SLURM, WAIT, Gates, agent_env, cluster_services, no_jobs_left, start_sweep
+from tests.cluster import REPLAY_GATE, SLURM, WAIT, Gates, agent_env, cluster_services, no_jobs_left, ray_daemons, start_sweep
 from tests.conftest import AGENT, agent, one_line_error
 from tracing.reader import read_trace
 
-__all__ = ["cluster_services", "no_jobs_left"]  # fixtures, used by name
+# Fixtures are taken as arguments, not usefixtures marks: pytest then folds the skips of all the
+# tests that need the services into one line.
+__all__ = ["cluster_services", "no_jobs_left"]
 
 TASKS = ("task=invoices", "task=recipes")
 
@@ -62,11 +64,10 @@ def slurm_jobs_of(folder: Path) -> list[str]:
     return sorted(p.name for p in (folder / ".submitit").iterdir() if p.is_dir() and "_" in p.name)
 
 
-@pytest.mark.usefixtures("cluster_services", "no_jobs_left")
 class TestSlurm:
     """submitit_slurm on the single-node cluster: jobs run as sbatch array tasks, as root."""
 
-    def test_two_job_sweep_records_both_traces_then_inspects_and_replays(self, tmp_path: Path) -> None:
+    def test_two_job_sweep_records_both_traces_then_inspects_and_replays(self, tmp_path: Path, cluster_services: None, no_jobs_left: None) -> None:
         """Two sbatch jobs each write a trace and status.json in the sweep folder; both replay offline."""
         _, folder = sweep(tmp_path, *SLURM)
         assert sorted(p.parent.name for p in folder.glob("*/trace.jsonl")) == ["0", "1"]
@@ -75,7 +76,7 @@ class TestSlurm:
         assert len(jobs) == 2 and set(sacct_states(jobs).values()) == {"COMPLETED"}
         assert_inspects_and_replays(folder, tmp_path)
 
-    def test_job_cancelled_mid_run_ends_interrupted_and_the_sweep_names_it(self, tmp_path: Path) -> None:
+    def test_job_cancelled_mid_run_ends_interrupted_and_the_sweep_names_it(self, tmp_path: Path, cluster_services: None, no_jobs_left: None) -> None:
         """scancel while job 0 is inside its step 1: its trace ends `interrupted` after 1 whole step, status.json says so, job 1 finishes, the sweep exits 1 naming job 0."""
         gates = Gates(tmp_path / "gates")
         gates.open(1)
@@ -105,17 +106,16 @@ class TestRay:
 
     def test_local_sweep_records_both_traces_and_leaves_no_ray_processes(self, tmp_path: Path) -> None:
         """ray_local starts Ray for the sweep, both jobs record and replay, and Ray's processes are gone afterwards."""
-        before = _ray_processes()
+        before = ray_daemons()
         result, folder = sweep(tmp_path, "hydra/launcher=ray_local")
         assert "Started a local Ray instance" in result.stderr
         assert_inspects_and_replays(folder, tmp_path)
         deadline = time.monotonic() + WAIT
-        while (left := _ray_processes() - before) and time.monotonic() < deadline:
+        while (left := ray_daemons() - before) and time.monotonic() < deadline:
             time.sleep(0.1)  # the driver's exit stops its Ray; its processes may take a moment to go
         assert not left, f"Ray processes left behind: {left}"
 
-    @pytest.mark.usefixtures("cluster_services")
-    def test_cluster_sweep_runs_on_the_head_and_writes_into_this_sweep_folder(self, tmp_path: Path) -> None:
+    def test_cluster_sweep_runs_on_the_head_and_writes_into_this_sweep_folder(self, tmp_path: Path, cluster_services: None) -> None:
         """ray_cluster joins the running head (no Ray of its own); its workers, in the head's directory, write into this sweep's folder."""
         result, folder = sweep(tmp_path, "hydra/launcher=ray_cluster")
         assert "Connecting to existing Ray cluster" in result.stderr and "Started a local Ray instance" not in result.stderr
@@ -136,18 +136,3 @@ class TestRay:
         assert line.startswith("agent: error: cannot reach a Ray cluster: Could not find any running Ray instance")
         assert "ray start --head" in line and "hydra/launcher=ray_local" in line
 
-
-def _ray_processes() -> set[int]:
-    """Pids of live Ray daemons (raylet, GCS) on this machine."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            command = (entry / "cmdline").read_bytes().split(b"\0")[0]
-        except (OSError, IndexError):
-            continue
-        if state != "Z" and command.rsplit(b"/", 1)[-1] in (b"raylet", b"gcs_server"):
-            found.add(int(entry.name))
-    return found
