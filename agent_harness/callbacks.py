@@ -1,5 +1,5 @@
-"""A Hydra callback that leaves a ``status.json`` in every job's output dir when the job ends, and
-fails a sweep whose jobs did not all finish.
+"""A Hydra callback that leaves a ``status.json`` in every job's output dir when the job ends
+(agent_harness/sweep_outcome.py fails a sweep whose jobs did not all finish).
 
 Hydra skips ``on_multirun_end`` when any job raises, so sweep-level commands never rely on a sweep
 index written at the end: they rebuild it from these per-job files (see tracing/sweep.py). Only
@@ -20,14 +20,6 @@ from omegaconf import DictConfig
 from agent_harness.secrets_hydra import job_scrubber
 from tracing.secrets import redact_overrides
 from tracing.sweep import STATUS_FILE
-
-
-class SweepIncomplete(BaseException):
-    """A sweep ran every job, but some did not run to their end (interrupted, cancelled, error, failed); the message names them.
-
-    A BaseException: Hydra turns an Exception raised by a callback into a warning, and this must reach
-    `agent run`, which exits 1 with the message.
-    """
 
 
 class JobStatusFile(Callback):
@@ -56,20 +48,3 @@ class JobStatusFile(Callback):
         except OSError:
             temporary.unlink(missing_ok=True)  # a full or read-only disk leaves no half-written temporary file
             raise
-
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        """Raise SweepIncomplete naming the jobs that did not finish: whatever launcher ran them, their folders say."""
-        from hydra.utils import to_absolute_path
-
-        from tracing.sweep import load_sweep
-
-        sweep = Path(to_absolute_path(config.hydra.sweep.dir))
-        if not sweep.is_dir():
-            return
-        # max_steps is an ending a sweep may be about (a sweep of agent.max_steps); the others mean a job did not run to its end.
-        unfinished = [job for job in load_sweep(sweep) if job.status not in ("finished", "max_steps")]
-        if unfinished:
-            names = ", ".join(f"job {'?' if job.number is None else job.number} {job.status}" for job in unfinished)
-            plural = "s" if len(unfinished) != 1 else ""
-            msg = f"{len(unfinished)} job{plural} of the sweep did not finish: {names} (see `agent trace inspect {sweep}`)"
-            raise SweepIncomplete(msg)

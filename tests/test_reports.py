@@ -93,4 +93,4 @@ def test_a_sweep_with_a_job_that_ended_in_error_exits_1_naming_it(tmp_path: Path
     """One job's model is unreachable (status error): the sweep runs both jobs, then exits 1 with one line naming the job."""
     result = agent("run", "-m", "llm=scripted,openai", "++llm.base_url=http://127.0.0.1:9/v1", "++llm.max_retries=0", "trace=true", cwd=tmp_path, env={**os.environ, "OPENAI_API_KEY": "k"})
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1].startswith("agent: error: 1 job of the sweep did not finish: job 1 error")
+    assert result.stderr.strip().splitlines()[-1].startswith("agent: error: 1 job of the sweep did not finish: job 1 ended in error")

@@ -83,7 +83,6 @@ def hydra_main(argv: list[str]) -> None:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from agent_harness.callbacks import SweepIncomplete
     from agent_harness.errors import ConfigError
     from agent_harness.project import config_options, project_for
     from agent_harness.secrets_hydra import command_line_scrubber, scrubbed_output, scrubbing_job
@@ -119,8 +118,6 @@ def hydra_main(argv: list[str]) -> None:
             raise
         # Hydra reports some bad overrides (`+agent=5`) as a plain ValueError while composing the config.
         fail(f"{_one_line(err)} (see `agent run --help`)")
-    except SweepIncomplete as err:  # every job ran; some did not finish
-        fail(str(err), status=1)
     except OSError as err:
         if not _raised_in_hydra(err, io=True):
             raise
@@ -129,9 +126,14 @@ def hydra_main(argv: list[str]) -> None:
         name = f": {err.filename}" if err.filename else ""
         fail(f"cannot write the run's output folder: {err.strerror}{name}; set {where} to a writable folder with free space")
     except Exception as err:
+        from agent_harness.sweep_outcome import launcher_failure
+
+        if (line := launcher_failure(err)) is not None:  # no Ray cluster to join, a killed SLURM job
+            fail(*line)
         if not sweep:
             raise  # a bug, not a user's mistake: the traceback is what helps
-        fail(f"a job of the sweep crashed: {type(err).__name__}: {err} (each job's status.json says how it ended)", status=1)
+        first = next((line.strip() for line in str(err).splitlines() if line.strip()), "")  # a launcher's error can hold a job's whole log
+        fail(f"a job of the sweep crashed: {type(err).__name__}: {first} (each job's status.json says how it ended)", status=1)
     if not sweep and ended and ended[0] != "finished":
         raise SystemExit(1)  # the run did not finish (max_steps, error, interrupted): its closing lines said how
 
@@ -179,6 +181,7 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
     from agent_harness import api
     from agent_harness.errors import ConfigError
     from agent_harness.secrets_hydra import job_scrubber, scrub_hydra_records
+    from agent_harness.signals import ending_on_signals, stop_requested
     from tracing.errors import TraceError
 
     hydra_cfg = HydraConfig.get()
@@ -189,8 +192,12 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
         job={"num": OmegaConf.select(hydra_cfg, "job.num", default=None), "name": hydra_cfg.job.name, "output_dir": hydra_cfg.runtime.output_dir},
         project=project,
     )
+    stopped = stop_requested()
+    if stopped is not None:  # an earlier job of this process was stopped: this one does not start
+        return {"status": "interrupted", "steps": 0, "answer": None, "error": f"not started: {stopped} stopped this process during an earlier job", "trace": None}
     try:
-        result = api.execute(cfg, info)
+        with ending_on_signals():  # SIGTERM (scancel, preemption) and SIGINT end the run as interrupted, its trace whole
+            result = api.execute(cfg, info)
     except (TraceError, ConfigError) as err:
         unusable(str(err))
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
