@@ -333,6 +333,8 @@ class ReplaySession:
             summary = f"the agent makes tool call {number} ({call.name}); the recording has {len(recorded_calls)} in this step"
             raise self._diverged(what="tool_call", summary=summary, call=number)
         recorded = recorded_calls[number]
+        if call.name == recorded["name"] and call.arguments == recorded["arguments"]:
+            return recorded  # the same text parses the same: no need to parse it
         expected = {"name": recorded["name"], "arguments": call_arguments(recorded["arguments"])}
         actual = {"name": call.name, "arguments": call_arguments(call.arguments)}
         if expected != actual:
@@ -429,7 +431,9 @@ def request_differences(session: ReplaySession, request: LLMRequest, recorded: M
         session._tools_seen = (request.tools, normalized)  # noqa: SLF001
     if normalized != recorded["tools"]:
         found += differences(recorded["tools"], normalized, prefix="tools")
-    if request.model != recorded["model"] or _normalized(dict(request.params)) != recorded["params"]:
+    # The replay LLM hands the recorded params themselves: the same object needs no normalizing.
+    params_differ = request.params is not recorded["params"] and _normalized(dict(request.params)) != recorded["params"]
+    if request.model != recorded["model"] or params_differ:
         found += differences({"model": recorded["model"], "params": recorded["params"]}, {"model": request.model, "params": _normalized(dict(request.params))})
     return found
 
