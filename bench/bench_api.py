@@ -132,11 +132,18 @@ class Command:
     fresh_cwd: bool = False
 
 
+# Commands run with Python's bytecode cache on, as for any installed package (pip compiles a wheel's
+# modules when it installs them; an editable install's are compiled on first import): with
+# PYTHONDONTWRITEBYTECODE set, as on some machines, every start would compile this project's modules
+# from source while Hydra's and the standard library's come compiled.
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def run_command(command: Command, tmp: Path) -> float:
     """Wall milliseconds of one run of ``command``; it must exit 0 and print what it should."""
     cwd = Path(tempfile.mkdtemp(prefix=f"{command.name}-", dir=tmp)) if command.fresh_cwd else tmp
     start = time.perf_counter_ns()
-    done = subprocess.run(command.argv, cwd=cwd, capture_output=True, text=True, check=False)
+    done = subprocess.run(command.argv, cwd=cwd, capture_output=True, text=True, env=ENV, check=False)
     ms = (time.perf_counter_ns() - start) / 1e6
     if done.returncode != 0 or command.expect not in done.stdout:
         msg = f"`{' '.join(command.argv)}` exited {done.returncode} (expected output with {command.expect!r}): {(done.stdout + done.stderr).strip()[-600:]}"
@@ -154,9 +161,11 @@ def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
     found = [
         Command("suite_1", "golden suite, 1 trace", (*pytest, str(suites["suite_1"])), "1 passed"),
         Command("suite_40", "golden suite, 40 traces", (*pytest, str(suites["suite_40"])), "40 passed"),
-        Command("noop_40", "40 tests taking only tmp_path (pytest's own cost)", (*pytest, str(suites["noop_40"])), "40 passed"),
+        Command("noop_1", "1 test taking only tmp_path", (*pytest, str(suites["noop_1"])), "1 passed"),
+        Command("noop_40", "40 tests taking only tmp_path (pytest's own cost per test)", (*pytest, str(suites["noop_40"])), "40 passed"),
         Command("import_hydra", '`python -c "import hydra"`', (python, "-c", "import hydra")),
         Command("python", "`python -c pass`", (python, "-c", "pass")),
+        Command("import_orjson", '`python -c "import orjson"` (what reading a trace cannot do without)', (python, "-c", "import orjson")),
         Command("hydra_app", "minimal `@hydra.main` app (5 lines, no config)", (python, str(tmp / "hydra_app.py")), fresh_cwd=True),
         Command("hydra_app_conf", "the same app over the agent's conf/ (`pkg://agent.conf`)", (python, str(tmp / "hydra_app_conf.py")), fresh_cwd=True),
         Command("agent_run", "`agent run` (default task, 6 steps)", (agent, "run"), "finished after 6 steps", fresh_cwd=True),
@@ -291,6 +300,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> Results:
     suites = {
         "suite_1": make_suite(tmp, "suite-1", GOLDEN_TEST, trace, SUITE_SIZES[0]),
         "suite_40": make_suite(tmp, "suite-40", GOLDEN_TEST, trace, SUITE_SIZES[1]),
+        "noop_1": make_suite(tmp, "noop-1", NOOP_TEST, trace, SUITE_SIZES[0]),
         "noop_40": make_suite(tmp, "noop-40", NOOP_TEST, trace, SUITE_SIZES[1]),
     }
     found = commands(tmp, trace, suites)
@@ -399,7 +409,7 @@ def command_table(r: Results) -> Iterator[str]:
 
 def suite_table(r: Results) -> Iterator[str]:
     n = SUITE_SIZES[1] - SUITE_SIZES[0]
-    noop = (r.med("noop_40") - r.med("python")) / SUITE_SIZES[1]
+    noop = (r.med("noop_40") - r.med("noop_1")) / n
     api = Stat.of(r.api_ms)
     yield "| measure | ms |"
     yield "|---|---|"
@@ -409,7 +419,8 @@ def suite_table(r: Results) -> Iterator[str]:
     yield f"| same, round by round: median (min-max) | {r.marginal_rounds().show()} |"
     yield f"| 40 traces / t40 (start-up included), traces/s | {SUITE_SIZES[1] * 1e3 / r.med('suite_40'):,.1f} |"
     yield f"| t1 - `python -c \"import hydra\"` (pytest start-up, imports, one replay) | {r.med('suite_1') - r.med('import_hydra'):,.0f} |"
-    yield f"| pytest's own cost per test, (40 no-op tests - `python -c pass`) / 40 (an upper bound: start-up included) | {noop:.1f} |"
+    yield f"| pytest's own marginal cost per test (tmp_path, parametrize, reporting): (40 no-op tests - 1) / {n} | {noop:.1f} |"
+    yield f"| so the replay's own marginal cost per trace (marginal - pytest's) | {r.marginal() - noop:.1f} |"
     yield f"| `api.replay(T, config=\"current\")` in process, {len(r.api_ms)} calls: median (min-max) | {api.show()} |"
 
 
@@ -424,8 +435,8 @@ def peers_table(r: Results) -> Iterator[str]:
     for column, what in (
         ("bare", "ours: the loop, no tracing"),
         ("on", "ours: `TraceWriter.record`"),
-        ("replay", "ours: `read_trace` + `gc.freeze()` + replay run + checks (as `agent replay`)"),
-        ("replay_loop", "ours: the same minus `read_trace`"),
+        ("replay", "ours: `api.load` + `gc.freeze()` + replay run + checks (as `agent replay`)"),
+        ("replay_loop", "ours: the same minus the read"),
         ("replay_gc", "ours: the full replay without `gc.freeze()`"),
     ):
         yield f"| {what} | {p.ours_stat(column).show()} |"
@@ -441,7 +452,12 @@ def attribution(r: Results) -> Iterator[str]:
     yield f"- The same app over the agent's conf/: {conf:,.0f} ms ({conf - app:+,.0f} ms: our config groups and the status callback, composed and built by Hydra)."
     yield f"- `agent run`: {r.med('agent_run'):,.0f} ms, {r.med('agent_run') - conf:+,.0f} ms over that app: our imports, building the run, the six steps, printing."
     yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra."
-    yield f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up."
+    orj = r.med("import_orjson")
+    yield (
+        f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up, of which "
+        f"importing orjson (which itself imports json, dataclasses, inspect, uuid, datetime, enum) is {orj - py:+,.0f} ms: "
+        f"orjson alone is {orj / py:.2f}x `python -c pass`."
+    )
 
 
 def render(r: Results) -> str:
@@ -485,6 +501,9 @@ def render(r: Results) -> str:
         f"{a.api_reps} times, and (part 3) our block and each peer process once, in an order rotated every round, after one "
         "untimed warm-up round. Wall time of each subprocess with `time.perf_counter_ns`; every command must exit 0 "
         "and print what it should (`40 passed`, `replay OK: 6 steps matched`, ...).",
+        "- Subprocesses run with the bytecode cache on (`PYTHONDONTWRITEBYTECODE` taken out of their environment), as an "
+        "installed package runs: with it set, every start compiles this project's modules from source while Hydra's and the "
+        "standard library's come compiled.",
         "- The golden trace is recorded once with `agent_harness.api.run(trace=...)` (the default task, 6 steps). Suites are "
         "`python -m pytest -q -p no:cacheprovider <folder>`; the test file is the README's golden-trace test "
         "(`golden_traces(\"traces\")` + `replay_trace(trace)`, which replays with `config=\"current\"`).",

@@ -10,7 +10,7 @@ grows ~0.9 KB a step, plus a 20-key scratch dict updated every step. This script
    bytes), a real ``Toolbox`` whose ``search_docs`` tool returns the workload's tool output and puts
    the scratch update in memory (``ToolOutput``), and ``TraceWriter.record`` for the trace. At each N
    (100, 1,000, 5,000), interleaved: ``bare`` (iterate the loop, no tracing), ``on`` (record to a
-   fresh file) and ``replay`` (``read_trace`` + ``ReplaySession``/``ReplayLLM``/``ReplayTools`` +
+   fresh file) and ``replay`` (``api.load``, the read ``api.replay`` does, + ``ReplaySession``/``ReplayLLM``/``ReplayTools`` +
    ``drive(run, session.check_step)`` + ``session.finish``: the parts ``agent_harness.api.replay``
    builds, built here from those pieces, see ``replay_run``) of a trace recorded once at that N;
 2. runs the peers' own scripts as subprocesses, with the command lines of their RESULTS.md
@@ -63,7 +63,7 @@ from agent.records import LLMRequest, LLMResponse, ToolCall, Usage
 from agent.runtime import Runtime
 from agent.state import AgentState, History
 from agent.tools import Toolbox, ToolOutput
-from tracing.reader import read_trace
+from agent_harness.api import load
 from tracing.replay import ReplayLLM, ReplaySession, ReplayTools
 from tracing.writer import TraceWriter
 
@@ -300,7 +300,7 @@ class Ours:
             # replay_gc: the same without the freeze, as agent_harness.api.replay runs in any other process.
             freeze = variant == "replay"
             t0 = time.perf_counter_ns()
-            trace = read_trace(self.refs[n])
+            trace = load(self.refs[n])  # as agent_harness.api.replay reads a trace
             if freeze:
                 gc.freeze()
             try:
@@ -866,8 +866,8 @@ PEER_WHAT = {
 OUR_WHAT = {
     "bare": "`for step in AgentRun(...): pass`, no tracing",
     "on": "`TraceWriter.create(...)` + `.record(run)` (+ header, end record, close)",
-    "replay": "`read_trace`, `gc.freeze()` (as `agent replay`), replay run, `drive(run, session.check_step)`, `session.finish`",
-    "replay_loop": "the same replays minus `read_trace`",
+    "replay": "`api.load` (the read `api.replay` does), `gc.freeze()` (as `agent replay`), replay run, `drive(run, session.check_step)`, `session.finish`",
+    "replay_loop": "the same replays minus the read",
     "replay_gc": "the same full replay without `gc.freeze()` (as `agent_harness.api.replay` outside the CLI)",
 }
 
@@ -945,7 +945,7 @@ def ratio_table(r: Results) -> Iterator[str]:
 
 def replay_table(r: Results) -> Iterator[str]:
     yield (
-        "| N | full replay steps/s | µs/step (min-max) | of which read_trace µs/step | replay loop steps/s | bare loop steps/s "
+        "| N | full replay steps/s | µs/step (min-max) | of which the read (`api.load`) µs/step | replay loop steps/s | bare loop steps/s "
         "| full replay / bare | building the run, µs once | without gc.freeze: steps/s | without: building the run, µs once |"
     )
     yield "|---|---|---|---|---|---|---|---|---|---|"
@@ -1081,8 +1081,8 @@ def observations(r: Results) -> Iterator[str]:
     full, read, loop = o.stat(MAIN_N, "replay").median, o.stat(MAIN_N, "read").median, o.stat(MAIN_N, "replay_loop").median
     rep = r.runs("own_recorder:replay_delta_chainhash", MAIN_N)
     yield (
-        f"- Replay at N={MAIN_N:,}: {full:.1f} µs/step ({1e6 / full:,.0f} steps/s) = `read_trace` {read:.1f} (parse and check every "
-        f"record, rebuild and verify every prompt) + the replay run {loop:.1f} (backends, per-step checks, state hash)"
+        f"- Replay at N={MAIN_N:,}: {full:.1f} µs/step ({1e6 / full:,.0f} steps/s) = the read (`api.load`) {read:.1f} (parse and check every "
+        f"record, rebuild every prompt) + the replay run {loop:.1f} (backends, per-step checks, state hash)"
         + (f"; the minimal recorder's replay does both in {peer_stat(rep, 'us').median:.1f}" if rep else "")
         + f". Without `gc.freeze()` building the replay run costs {o.stat(last, 'build_gc').median / 1e3:,.1f} ms once at "
         f"N={last:,} against {o.stat(last, 'build').median / 1e3:,.2f} ms with it: the collector's first pass over the "
@@ -1179,7 +1179,8 @@ def render(r: Results) -> str:
             "tool that returns `ToolOutput(workload output, memory={key_(step % 20): 'call id:len'})`: the workload's scratch "
             "update as a memory update. Runs end `max_steps` after exactly N steps (checked). `on` = `TraceWriter.create` "
             "(fresh file, header from `make_header(config={}, ...)`) through `record` and `close`, fsync policy `never` (the "
-            "minimal recorder flushes, no fsync). `replay` = `read_trace` of a trace recorded once per N, then `gc.freeze()` (as "
+            "minimal recorder flushes, no fsync). `replay` = `api.load` (`read_trace` without re-checking each prompt's digest, which the replay checks itself, as "
+            "`api.replay` reads) of a trace recorded once per N, then `gc.freeze()` (as "
             "`agent replay` does, agent_harness/cli/replay.py) and `ReplaySession`, "
             "`ReplayLLM`, `ReplayTools` (the same tool, for its schema), `Runtime(clock=session.clock)`, `max_steps=N`, "
             "`drive(run, session.check_step)`, `session.finish` (must report N steps matched), then `gc.unfreeze()`; "
