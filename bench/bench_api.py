@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -139,18 +140,26 @@ class Command:
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_command(command: Command, tmp: Path) -> float:
-    """Wall milliseconds of one run of ``command``; it must exit 0 and print what it should."""
+def children_cpu_ms() -> float:
+    """CPU milliseconds (user + system) of every child process waited for so far."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (used.ru_utime + used.ru_stime) * 1e3
+
+
+def run_command(command: Command, tmp: Path) -> tuple[float, float]:
+    """Wall and CPU milliseconds of one run of ``command``; it must exit 0 and print what it should."""
     cwd = Path(tempfile.mkdtemp(prefix=f"{command.name}-", dir=tmp)) if command.fresh_cwd else tmp
+    cpu = children_cpu_ms()
     start = time.perf_counter_ns()
     done = subprocess.run(command.argv, cwd=cwd, capture_output=True, text=True, env=ENV, check=False)
     ms = (time.perf_counter_ns() - start) / 1e6
+    cpu = children_cpu_ms() - cpu
     if done.returncode != 0 or command.expect not in done.stdout:
         msg = f"`{' '.join(command.argv)}` exited {done.returncode} (expected output with {command.expect!r}): {(done.stdout + done.stderr).strip()[-600:]}"
         raise RuntimeError(msg)
     if command.fresh_cwd:
         shutil.rmtree(cwd, ignore_errors=True)
-    return ms
+    return ms, cpu
 
 
 def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
@@ -175,21 +184,21 @@ def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
     return found
 
 
-def api_replays(trace: Path, tmp: Path, count: int) -> list[float]:
-    """Milliseconds of ``count`` in-process ``api.replay(trace, config="current")`` calls (what the fixture calls), after one warm-up."""
+def api_replays(trace: Path, tmp: Path, count: int) -> list[tuple[float, float]]:
+    """Wall and CPU milliseconds of ``count`` in-process ``api.replay(trace, config="current")`` calls (what the fixture calls), after one warm-up."""
     import agent_harness as ah
 
     times = []
     for k in range(-1, count):
         run_dir = tmp / f"api-replay-{time.perf_counter_ns()}"
-        start = time.perf_counter_ns()
+        start, cpu = time.perf_counter_ns(), time.process_time_ns()
         result = ah.replay(trace, config="current", run_dir=run_dir)
-        ms = (time.perf_counter_ns() - start) / 1e6
+        ms, cpu_ms = (time.perf_counter_ns() - start) / 1e6, (time.process_time_ns() - cpu) / 1e6
         if not result.ok or result.steps != TASK_STEPS:
             msg = f"api.replay should match {TASK_STEPS} steps: {result}"
             raise RuntimeError(msg)
         if k >= 0:
-            times.append(ms)
+            times.append((ms, cpu_ms))
     return times
 
 
@@ -271,7 +280,7 @@ class Results:
     args: argparse.Namespace
     commands: list[Command]
     samples: dict[str, list[float]]
-    api_ms: list[float]
+    api_ms: list[tuple[float, float]]
     peers: PeersPart | None
     trace_bytes: int
     seconds: float = 0.0
@@ -286,9 +295,9 @@ class Results:
         """``fn(a, b)`` round by round: a and b ran in the same round, so drift between rounds cancels."""
         return Stat.of([fn(x, y) for x, y in zip(self.samples[a], self.samples[b], strict=True)])
 
-    def marginal(self) -> float:
-        """Milliseconds per extra trace, from the medians: (t40 - t1) / 39."""
-        return (self.med("suite_40") - self.med("suite_1")) / (SUITE_SIZES[1] - SUITE_SIZES[0])
+    def marginal(self, kind: str = "") -> float:
+        """Milliseconds per extra trace, from the medians: (t40 - t1) / 39 (``kind=":cpu"``: of CPU time)."""
+        return (self.med(f"suite_40{kind}") - self.med(f"suite_1{kind}")) / (SUITE_SIZES[1] - SUITE_SIZES[0])
 
     def marginal_rounds(self) -> Stat:
         return self.paired("suite_40", "suite_1", lambda a, b: (a - b) / (SUITE_SIZES[1] - SUITE_SIZES[0]))
@@ -315,7 +324,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> Results:
             peers.prepare()
     by_name = {c.name: c for c in found}
     samples: dict[str, list[float]] = {c.name: [] for c in found}
-    api_ms: list[float] = []
+    api_ms: list[tuple[float, float]] = []
     items = [*by_name, "api", *(peers.items() if peers else [])]
     for rep in range(-1, args.rounds):  # round -1 is the warm-up
         for item in rotated(items, rep):
@@ -324,9 +333,10 @@ def bench(args: argparse.Namespace, tmp: Path) -> Results:
                 if rep >= 0:
                     api_ms += times
             elif item in by_name:
-                ms = run_command(by_name[item], tmp)
+                ms, cpu = run_command(by_name[item], tmp)
                 if rep >= 0:
                     samples[item].append(ms)
+                    samples.setdefault(f"{item}:cpu", []).append(cpu)
             elif peers is not None and rep >= 0:
                 peers.measure(item, rep)
         progress(f"round {rep + 1}/{args.rounds} done" if rep >= 0 else "warm-up round done")
@@ -356,7 +366,7 @@ def goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
     yield (
         "per-trace fixed cost: (t40 - t1) / 39",
         f"<= {MARGINAL_GOAL_MS:.0f} ms",
-        f"{marginal:.1f} ms (round by round {per_round.low:.1f} to {per_round.high:.1f})",
+        f"{marginal:.1f} ms (round by round {per_round.low:.1f} to {per_round.high:.1f}); CPU time {r.marginal(':cpu'):.1f} ms",
         marginal <= MARGINAL_GOAL_MS,
     )
     for name in ("agent_run", "agent_replay"):
@@ -364,14 +374,16 @@ def goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
         yield (
             f"`{'agent run' if name == 'agent_run' else 'agent replay T'}` / minimal `@hydra.main` app",
             f"<= {HYDRA_GOAL:.1f}x",
-            f"{overall:.2f}x ({r.med(name):,.0f} vs {r.med('hydra_app'):,.0f} ms; per round {rounds.low:.2f}-{rounds.high:.2f}x)",
+            f"{overall:.2f}x ({r.med(name):,.0f} vs {r.med('hydra_app'):,.0f} ms; per round {rounds.low:.2f}-{rounds.high:.2f}x); "
+            f"CPU time {r.med(name + ':cpu') / r.med('hydra_app:cpu'):.2f}x",
             overall <= HYDRA_GOAL,
         )
     overall, rounds = ratio(r, "inspect", "python")
     yield (
         "`agent trace inspect T` / `python -c pass`",
         f"<= {INSPECT_GOAL:.1f}x",
-        f"{overall:.2f}x ({r.med('inspect'):,.0f} vs {r.med('python'):,.0f} ms; per round {rounds.low:.2f}-{rounds.high:.2f}x)",
+        f"{overall:.2f}x ({r.med('inspect'):,.0f} vs {r.med('python'):,.0f} ms; per round {rounds.low:.2f}-{rounds.high:.2f}x); "
+        f"CPU time {r.med('inspect:cpu') / r.med('python:cpu'):.2f}x",
         overall <= INSPECT_GOAL,
     )
     p = r.peers
@@ -401,27 +413,29 @@ def goals_table(r: Results) -> Iterator[str]:
 
 
 def command_table(r: Results) -> Iterator[str]:
-    yield "| command | wall ms median (min-max) |"
-    yield "|---|---|"
+    yield "| command | wall ms median (min-max) | CPU ms median (min-max) |"
+    yield "|---|---|---|"
     for c in r.commands:
-        yield f"| {c.label} | {r.stat(c.name).show()} |"
+        yield f"| {c.label} | {r.stat(c.name).show()} | {r.stat(c.name + ':cpu').show()} |"
 
 
 def suite_table(r: Results) -> Iterator[str]:
     n = SUITE_SIZES[1] - SUITE_SIZES[0]
     noop = (r.med("noop_40") - r.med("noop_1")) / n
-    api = Stat.of(r.api_ms)
+    api, api_cpu = Stat.of([w for w, _ in r.api_ms]), Stat.of([c for _, c in r.api_ms])
     yield "| measure | ms |"
     yield "|---|---|"
     yield f"| t1: the suite with 1 trace (median) | {r.med('suite_1'):,.0f} |"
     yield f"| t40: the suite with 40 traces (median) | {r.med('suite_40'):,.0f} |"
     yield f"| marginal cost per trace, (t40 - t1) / {n} | **{r.marginal():.1f}** |"
     yield f"| same, round by round: median (min-max) | {r.marginal_rounds().show()} |"
+    yield f"| marginal CPU time per trace (same formula, the pytest process's CPU time) | {r.marginal(':cpu'):.1f} |"
     yield f"| 40 traces / t40 (start-up included), traces/s | {SUITE_SIZES[1] * 1e3 / r.med('suite_40'):,.1f} |"
     yield f"| t1 - `python -c \"import hydra\"` (pytest start-up, imports, one replay) | {r.med('suite_1') - r.med('import_hydra'):,.0f} |"
     yield f"| pytest's own marginal cost per test (tmp_path, parametrize, reporting): (40 no-op tests - 1) / {n} | {noop:.1f} |"
     yield f"| so the replay's own marginal cost per trace (marginal - pytest's) | {r.marginal() - noop:.1f} |"
     yield f"| `api.replay(T, config=\"current\")` in process, {len(r.api_ms)} calls: median (min-max) | {api.show()} |"
+    yield f"| same, CPU time | {api_cpu.show()} |"
 
 
 def peers_table(r: Results) -> Iterator[str]:
@@ -501,6 +515,8 @@ def render(r: Results) -> str:
         f"{a.api_reps} times, and (part 3) our block and each peer process once, in an order rotated every round, after one "
         "untimed warm-up round. Wall time of each subprocess with `time.perf_counter_ns`; every command must exit 0 "
         "and print what it should (`40 passed`, `replay OK: 6 steps matched`, ...).",
+        "- CPU time: user + system time of the child, from `resource.getrusage(RUSAGE_CHILDREN)` before and after it; on a "
+        "busy machine it moves less than wall time, which includes waiting for a core.",
         "- Subprocesses run with the bytecode cache on (`PYTHONDONTWRITEBYTECODE` taken out of their environment), as an "
         "installed package runs: with it set, every start compiles this project's modules from source while Hydra's and the "
         "standard library's come compiled.",
