@@ -180,9 +180,8 @@ def _project(project: Project | str | Path | None) -> Project | None:
 def _set(config: DictConfig, key: str, value: Any) -> None:
     from omegaconf import OmegaConf
 
-    OmegaConf.set_struct(config, False)
-    OmegaConf.update(config, key, value, merge=False)
-    OmegaConf.set_struct(config, True)
+    # force_add lifts the struct flag only for a key the config lacks (toggling it walks the whole config).
+    OmegaConf.update(config, key, value, merge=False, force_add=key not in config)
 
 
 def execute(
@@ -193,6 +192,7 @@ def execute(
     each_step: Callable[[Step], object] | None = None,
     resume_steps: int | None = None,
     seed_workspace: bool = True,
+    data: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Build and drive one run from a composed config, through a trace writer when its ``trace`` setting is on.
 
@@ -201,6 +201,7 @@ def execute(
     unchanged prefix of that trace (see ``reuse``); one with ``resume`` set goes on with an
     unfinished trace already at ``tracePath`` instead of refusing it (see ``resume``).
     ``resume_steps`` appends to the trace at ``tracePath``, which holds that many steps.
+    ``data`` is ``config`` already resolved, when the caller has it.
     """
     from agent.loop import drive
     from agent.records import Outcome
@@ -208,7 +209,7 @@ def execute(
     from agent_harness.build import build_run
     from agent_harness.compose import resolved
 
-    data = resolved(config)
+    data = resolved(config) if data is None else data
     run_dir = Path(data["run_dir"]) if data.get("run_dir") else None
     trace_path = Path(data["tracePath"]) if data.get("trace") else None
     if parts is None and trace_path is not None and data.get("resume") and trace_path.exists():
@@ -293,6 +294,8 @@ class _Plan:
     """Whether the replay is recorded as a run of its own (trace=true)."""
     drift: tuple[str, ...] = ()
     project: Project | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    """``config`` resolved, as it was when planned."""
 
     def info(self, name: str, **fields: Any) -> RunInfo:
         """The RunInfo of a run of this plan (a replay recorded, a fork)."""
@@ -312,7 +315,7 @@ class _Plan:
 def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | None, *, project: Project | None, live: Sequence[str] = ()) -> _Plan:
     from omegaconf import OmegaConf
 
-    from agent_harness.compose import apply_overrides, compose, default_run_dir, parse_overrides, resolved
+    from agent_harness.compose import apply_overrides, compose, compose_data, default_run_dir, parse_overrides, resolved, to_config
     from tracing.replay_config import recorded_config, replay_drift
 
     if mode not in MODES:
@@ -337,10 +340,8 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     else:
         # Today's defaults, each section the recording has replaced whole by the recorded one (never
         # merged: a recorded tool list must not gain today's tools); what it lacks (an older trace) comes from today.
-        config = compose(project=project).config
-        OmegaConf.set_struct(config, False)
-        for key, value in recorded_config(header["config"]).items():
-            config[key] = value
+        # Built once from plain data: a copy of today's config with sections then replaced costs twice as much.
+        config = to_config({**compose_data(project=project), **recorded_config(header["config"])})
         choices = dict(recorded_choices)
         if groups:
             # A group given another option: today's conf composes that option, with the user's settings for it.
@@ -372,7 +373,8 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     if not recording:
         _set(config, "trace", False)
     plan = _Plan(trace=trace, config=config, choices=choices, live=live_groups, overrides=parsed, recording=recording, project=project)
-    plan.drift = tuple(replay_drift(header["config"], resolved(config), llm_replayed="llm" not in live_groups))
+    plan.data = resolved(config)
+    plan.drift = tuple(replay_drift(header["config"], plan.data, llm_replayed="llm" not in live_groups))
     return plan
 
 
@@ -407,10 +409,10 @@ def _same_project(trace: Trace, project: Project | None) -> None:
 def _allowed(config: DictConfig, project: Project | None) -> list[str]:
     from omegaconf import OmegaConf
 
-    from agent_harness.compose import compose
+    from agent_harness.compose import setting
 
     allowed = OmegaConf.select(config, "allowed_targets", default=None)
-    today = OmegaConf.select(compose(project=project).config, "allowed_targets", default=None)
+    today = setting("allowed_targets", project=project)
     return [str(m) for m in (list(allowed or []) + list(today or []) + list(project.allowed_targets if project is not None else ()))]
 
 
@@ -500,7 +502,7 @@ def _replay_with(plan: _Plan, session: ReplaySession, parts: Mapping[str, Any], 
     from tracing.replay import Diverged, RecordingEnded, ReplayResult
 
     try:
-        done = execute(plan.config, info, parts=parts, each_step=session.check_step)
+        done = execute(plan.config, info, parts=parts, each_step=session.check_step, data=plan.data)
         return session.finish(done.outcome)
     except Diverged as diverged:
         return ReplayResult(trace=session.trace.path, steps=session.step, config_drift=session.config_drift, divergence=diverged.divergence)

@@ -27,7 +27,12 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS-fsync.md"
 
 
 def time_policy(policy: str | None, new_run, folder: Path, rep: int) -> float:  # noqa: ANN001
-    """Seconds for one run: untraced when ``policy`` is None, else traced with that policy."""
+    """Seconds for one run: untraced when ``policy`` is None, else traced with that policy.
+
+    The loop and the writer alone, built from the library's pieces rather than through
+    ``agent_harness.api.run`` (``traceFsync=...``): the policies differ per step, and the API's
+    composition would add a fixed cost to every timed run.
+    """
     run = new_run()
     start = time.perf_counter()
     if policy is None:

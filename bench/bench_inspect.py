@@ -26,7 +26,11 @@ RESULTS = Path(__file__).resolve().parent / "RESULTS-inspect.md"
 
 
 def record(steps: int, folder: Path) -> Path:
-    """A trace of the synthetic run with ``steps`` steps."""
+    """A trace of the synthetic run with ``steps`` steps.
+
+    Input data for inspect, written with the writer alone rather than through ``agent_harness.api.run``:
+    inspect reads whatever config a header holds, and no composition is needed to make 100,000 steps.
+    """
     path = folder / f"synthetic-{steps}.jsonl"
     with TraceWriter.create(path, synthetic_header()) as writer:
         writer.record(echo_run_factory(steps, folder)())

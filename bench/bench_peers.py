@@ -10,9 +10,9 @@ grows ~0.9 KB a step, plus a 20-key scratch dict updated every step. This script
    bytes), a real ``Toolbox`` whose ``search_docs`` tool returns the workload's tool output and puts
    the scratch update in memory (``ToolOutput``), and ``TraceWriter.record`` for the trace. At each N
    (100, 1,000, 5,000), interleaved: ``bare`` (iterate the loop, no tracing), ``on`` (record to a
-   fresh file) and ``replay`` (``read_trace`` + ``ReplaySession``/``ReplayLLM``/``ReplayTools`` +
-   ``drive(run, session.check_step)`` + ``session.finish``, as ``tests/test_replay.py``'s
-   ``replaying()`` builds it) of a trace recorded once at that N;
+   fresh file) and ``replay`` (``api.load``, the read ``api.replay`` does, + ``ReplaySession``/``ReplayLLM``/``ReplayTools`` +
+   ``drive(run, session.check_step)`` + ``session.finish``: the parts ``agent_harness.api.replay``
+   builds, built here from those pieces, see ``replay_run``) of a trace recorded once at that N;
 2. runs the peers' own scripts as subprocesses, with the command lines of their RESULTS.md
    (``python ../shared/bench-peers/own_recorder.py --variant delta_chainhash --steps N`` at every N;
    ``full``, ``hash_only``, ``replay_delta_chainhash`` and the plain ``workload.py`` loop at N=1,000),
@@ -63,7 +63,7 @@ from agent.records import LLMRequest, LLMResponse, ToolCall, Usage
 from agent.runtime import Runtime
 from agent.state import AgentState, History
 from agent.tools import Toolbox, ToolOutput
-from tracing.reader import read_trace
+from agent_harness.api import load
 from tracing.replay import ReplayLLM, ReplaySession, ReplayTools
 from tracing.writer import TraceWriter
 
@@ -82,7 +82,8 @@ BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 RESULTS = BENCH / "RESULTS.md"
 VENV = BENCH / ".peer-venv"
-DEFAULT_PEERS = REPO.parent / "shared" / "bench-peers"
+# ../shared/bench-peers beside the repository (or beside a folder above it, for a git worktree).
+DEFAULT_PEERS = next((p / "shared" / "bench-peers" for p in REPO.parents if (p / "shared" / "bench-peers" / "workload.py").exists()), REPO.parent / "shared" / "bench-peers")
 
 OUR_VARIANTS = ("bare", "on", "replay", "replay_gc")
 MAIN_N = 1000  # the N of the peers' main table, and of the goals on cost and bytes
@@ -212,10 +213,14 @@ def check_ran(run: AgentRun, steps: int) -> None:
 
 
 def replay_run(W: ModuleType, trace: Any, steps: int) -> tuple[AgentRun, ReplaySession]:
-    """The in-process replay of ``trace``, built as ``tests/test_replay.py``'s ``replaying()`` builds it.
+    """The in-process replay of ``trace``: the parts ``agent_harness.api.replay`` builds, built here from the library's pieces.
 
-    ``max_steps`` is the recorded run's (the recording ended max_steps), as ``agent replay`` composes it
-    from the recorded config; ``ReplayTools`` gets the same tool only for its schema.
+    Not through ``api.replay``: the workload's run starts from its own 20-key scratch memory and uses
+    in-bench stub backends, which no config ``api.replay`` composes can express; and what this
+    benchmark compares with the peers' replay is the per-step work (read, check, loop), not the
+    composition (measured by bench_api.py). ``max_steps`` is the recorded run's (the recording
+    ended max_steps), as the API takes it from the recorded config; ``ReplayTools`` gets the same
+    tool only for its schema.
     """
     session = ReplaySession(trace)
     first = trace.prompts[0]
@@ -291,11 +296,11 @@ class Ours:
             path.unlink()
             return {"on": us(ns)}
         if variant in ("replay", "replay_gc"):
-            # replay: as `agent replay` runs it (agent/cli.py freezes the collector once the trace is read);
-            # replay_gc: the same without the freeze, as bench_replay.py's (b) and tests' replaying() do.
+            # replay: as `agent replay` runs it (agent_harness/cli/replay.py freezes the collector at its entry);
+            # replay_gc: the same without the freeze, as agent_harness.api.replay runs in any other process.
             freeze = variant == "replay"
             t0 = time.perf_counter_ns()
-            trace = read_trace(self.refs[n])
+            trace = load(self.refs[n])  # as agent_harness.api.replay reads a trace
             if freeze:
                 gc.freeze()
             try:
@@ -861,9 +866,9 @@ PEER_WHAT = {
 OUR_WHAT = {
     "bare": "`for step in AgentRun(...): pass`, no tracing",
     "on": "`TraceWriter.create(...)` + `.record(run)` (+ header, end record, close)",
-    "replay": "`read_trace`, `gc.freeze()` (as `agent replay`), replay run, `drive(run, session.check_step)`, `session.finish`",
-    "replay_loop": "the same replays minus `read_trace`",
-    "replay_gc": "the same full replay without `gc.freeze()` (as bench_replay.py's (b))",
+    "replay": "`api.load` (the read `api.replay` does), `gc.freeze()` (as `agent replay`), replay run, `drive(run, session.check_step)`, `session.finish`",
+    "replay_loop": "the same replays minus the read",
+    "replay_gc": "the same full replay without `gc.freeze()` (as `agent_harness.api.replay` outside the CLI)",
 }
 
 
@@ -940,7 +945,7 @@ def ratio_table(r: Results) -> Iterator[str]:
 
 def replay_table(r: Results) -> Iterator[str]:
     yield (
-        "| N | full replay steps/s | µs/step (min-max) | of which read_trace µs/step | replay loop steps/s | bare loop steps/s "
+        "| N | full replay steps/s | µs/step (min-max) | of which the read (`api.load`) µs/step | replay loop steps/s | bare loop steps/s "
         "| full replay / bare | building the run, µs once | without gc.freeze: steps/s | without: building the run, µs once |"
     )
     yield "|---|---|---|---|---|---|---|---|---|---|"
@@ -1076,8 +1081,8 @@ def observations(r: Results) -> Iterator[str]:
     full, read, loop = o.stat(MAIN_N, "replay").median, o.stat(MAIN_N, "read").median, o.stat(MAIN_N, "replay_loop").median
     rep = r.runs("own_recorder:replay_delta_chainhash", MAIN_N)
     yield (
-        f"- Replay at N={MAIN_N:,}: {full:.1f} µs/step ({1e6 / full:,.0f} steps/s) = `read_trace` {read:.1f} (parse and check every "
-        f"record, rebuild and verify every prompt) + the replay run {loop:.1f} (backends, per-step checks, state hash)"
+        f"- Replay at N={MAIN_N:,}: {full:.1f} µs/step ({1e6 / full:,.0f} steps/s) = the read (`api.load`) {read:.1f} (parse and check every "
+        f"record, rebuild every prompt) + the replay run {loop:.1f} (backends, per-step checks, state hash)"
         + (f"; the minimal recorder's replay does both in {peer_stat(rep, 'us').median:.1f}" if rep else "")
         + f". Without `gc.freeze()` building the replay run costs {o.stat(last, 'build_gc').median / 1e3:,.1f} ms once at "
         f"N={last:,} against {o.stat(last, 'build').median / 1e3:,.2f} ms with it: the collector's first pass over the "
@@ -1174,11 +1179,14 @@ def render(r: Results) -> str:
             "tool that returns `ToolOutput(workload output, memory={key_(step % 20): 'call id:len'})`: the workload's scratch "
             "update as a memory update. Runs end `max_steps` after exactly N steps (checked). `on` = `TraceWriter.create` "
             "(fresh file, header from `make_header(config={}, ...)`) through `record` and `close`, fsync policy `never` (the "
-            "minimal recorder flushes, no fsync). `replay` = `read_trace` of a trace recorded once per N, then `gc.freeze()` (as "
-            "`agent replay` does once the trace is read, agent/cli.py) and `ReplaySession`, "
+            "minimal recorder flushes, no fsync). `replay` = `api.load` (`read_trace` without re-checking each prompt's digest, which the replay checks itself, as "
+            "`api.replay` reads) of a trace recorded once per N, then `gc.freeze()` (as "
+            "`agent replay` does, agent_harness/cli/replay.py) and `ReplaySession`, "
             "`ReplayLLM`, `ReplayTools` (the same tool, for its schema), `Runtime(clock=session.clock)`, `max_steps=N`, "
             "`drive(run, session.check_step)`, `session.finish` (must report N steps matched), then `gc.unfreeze()`; "
-            "`replay_gc` = the same without the freeze (as `tests/test_replay.py`'s `replaying()` and bench_replay.py run it)."
+            "`replay_gc` = the same without the freeze (as `agent_harness.api.replay` runs outside the CLI). These are the parts "
+            "`api.replay` builds, built here from the library's pieces: the workload's initial scratch memory and stub "
+            "backends are not a config the API composes, and the per-step work is what is compared."
         ),
         (
             f"- Each round: our block (at each N, the {len(OUR_VARIANTS)} variants interleaved, order rotated each rep; `gc.collect()` untimed before "

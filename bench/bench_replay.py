@@ -3,12 +3,13 @@
 The companion of ``bench_trace.py`` (which measures recording). Two sections:
 
 1. The synthetic run of ``bench_trace.py`` (same O(1) LLM, same ~1 KB echo tool) at several N,
-   each recorded once with ``TraceWriter.record``. Per N, interleaved:
-   ``bare`` (iterate the loop, no tracing), (a) ``read_trace`` alone, (b) the full in-process
-   replay (read + build the replay run as ``tests/test_replay.py``'s ``replaying()`` does +
-   ``drive(run, session.check_step)`` + ``session.finish``), with (c), the replay loop alone,
-   timed inside the same runs as (b) minus the read; and (a) and (c) again with the collector
-   off, to tell their own work from the cyclic GC scanning the trace held in memory.
+   each recorded once through ``agent_harness.api.run`` (its config names the in-bench LLM and
+   tool). Per N, interleaved: ``bare`` (iterate the loop, no tracing), (a) ``read_trace`` alone,
+   (b) the full in-process replay, ``agent_harness.api.replay(trace)`` (read, compose, build, loop,
+   checks), and (c) the replay loop alone: the read trace, a ``ReplaySession`` with ``ReplayLLM``
+   and ``ReplayTools``, ``drive(run, session.check_step)`` + ``session.finish``, built from those
+   pieces because it is the per-step part of (b) that it isolates; and (a) and (c) again with the
+   collector off, to tell their own work from the cyclic GC scanning the trace held in memory.
 2. ``agent replay <trace of the default task>`` end to end as a subprocess, next to ``agent run``.
 
 Usage::
@@ -64,17 +65,39 @@ from bench_trace import (
 RESULTS = Path(__file__).with_name("RESULTS-replay.md")
 
 # Measurements taken per N, in the order they rotate through each repetition.
-VARIANTS = ("bare", "read", "read_nogc", "replay", "replay_nogc")
-# Extra steps allowed past the recording, so that a replay which does not stop where the recording
-# did shows up as a divergence or a step-count mismatch instead of being cut off by max_steps.
-SPARE_STEPS = 10
+VARIANTS = ("bare", "read", "read_nogc", "replay", "loop", "loop_nogc")
 
 
 # --------------------------------------------------------------------------- the replay run
 
 
-def replay_run(trace: Trace, steps: int) -> tuple[AgentRun, ReplaySession]:
-    """The in-process replay of ``trace``, built exactly as ``tests/test_replay.py``'s ``replaying()``."""
+# The in-bench LLM and tool, named in the recorded config so that api.replay can rebuild the run;
+# a replay may build them only because the replay allows this module (allowed_targets).
+ALLOWED = "allowed_targets=[bench_trace]"
+
+
+def synthetic_config(steps: int) -> Any:
+    """The default config with the synthetic run's LLM, tool and prompts: what api.run records and api.replay rebuilds."""
+    from omegaconf import OmegaConf
+
+    from agent_harness.compose import compose
+
+    config = compose([ALLOWED]).config
+    OmegaConf.set_struct(config, False)
+    config.llm = {"_target_": "bench_trace.EchoLLM", "steps": steps}
+    config.tools = {"_target_": "agent.tools.Toolbox", "workspace": "${run_dir}/workspace", "tools": {"echo": {"_target_": "bench_trace.echo", "_partial_": True}}}
+    config.task = {"name": "echo", "system_prompt": "You are a benchmark agent.", "prompt": "Echo until told to stop.", "workspace_seed": None}
+    config.agent.max_steps = steps
+    OmegaConf.set_struct(config, True)
+    return config
+
+
+def replay_run(trace: Trace) -> tuple[AgentRun, ReplaySession]:
+    """The replay loop of (c), built from the library's replay pieces (not api.replay) to time the loop without the composition.
+
+    The parts are those api.replay builds for this trace: a session, the replay LLM, the replay
+    toolbox with the recorded tool (for its schema), the session's clock, the recorded max_steps.
+    """
     session = ReplaySession(trace)
     first = trace.prompts[0]
     run = AgentRun(
@@ -82,38 +105,30 @@ def replay_run(trace: Trace, steps: int) -> tuple[AgentRun, ReplaySession]:
         llm=ReplayLLM(session=session),
         tools=ReplayTools(session=session, tools={"echo": echo}),
         runtime=Runtime(clock=session.clock),
-        max_steps=steps + SPARE_STEPS,
+        max_steps=trace.header["config"]["agent"]["max_steps"],
     )
     return run, session
 
 
-def finish_replay(run: AgentRun, session: ReplaySession, steps: int) -> None:
-    """Drive the replay to its end and check it matched all ``steps`` recorded steps."""
-    result = session.finish(drive(run, session.check_step))
-    if result.steps != steps or result.cut_off:
-        msg = f"the replay should match {steps} steps of a whole trace; it matched {result.steps} (cut off: {result.cut_off})"
+def check_matched(result: Any, steps: int) -> None:
+    """A replay must have matched all ``steps`` recorded steps of a whole trace."""
+    if not result.ok or result.steps != steps or result.cut_off:
+        msg = f"the replay should match {steps} steps of a whole trace; it matched {result.steps} (cut off: {result.cut_off}): {result}"
         raise RuntimeError(msg)
 
 
-def record_trace(steps: int, path: Path, workspace: Path) -> int:
-    """Record one synthetic run of ``steps`` steps to ``path``; returns the trace's size in bytes."""
-    run = echo_run_factory(steps, workspace)()
-    with TraceWriter.create(path, synthetic_header()) as writer:
-        writer.record(run)
-    check_finished(run, steps)
+def record_trace(steps: int, path: Path, run_dir: Path) -> int:
+    """Record one synthetic run of ``steps`` steps to ``path`` through the API; returns the trace's size in bytes."""
+    import agent_harness as ah
+
+    done = ah.run(config=synthetic_config(steps), trace=path, run_dir=run_dir)
+    if done.outcome.status != "finished" or done.outcome.steps != steps:
+        msg = f"a benchmark run should finish after {steps} steps; got {done.outcome.status} after {done.outcome.steps} ({done.outcome.error})"
+        raise RuntimeError(msg)
     return path.stat().st_size
 
 
 # --------------------------------------------------------------------------- timing one measurement
-
-
-@dataclass(frozen=True, slots=True)
-class Phases:
-    """Nanoseconds of one replay, split where (b) and (c) differ."""
-
-    read: int
-    build: int
-    loop: int
 
 
 def time_bare(new_run: Callable[[], AgentRun], steps: int) -> int:
@@ -132,26 +147,35 @@ def time_read(path: Path, steps: int, *, collect: bool = True) -> int:
     return read_ns(path, steps, collect=collect)
 
 
-def time_replay(path: Path, steps: int, *, collect: bool = True) -> Phases:
-    """One full in-process replay, timed by phase: read, build the run, drive + finish.
+def time_full(path: Path, steps: int, run_dir: Path) -> int:
+    """Nanoseconds of one ``agent_harness.api.replay`` of the trace (b), which must match every step."""
+    import agent_harness as ah
 
-    ``collect=False`` turns the cyclic collector off for build + loop only (the read keeps it on),
-    to show how much of the loop's cost is the collector rescanning the trace held in memory.
-    """
     start = time.perf_counter_ns()
+    result = ah.replay(path, ALLOWED, run_dir=run_dir)
+    ns = time.perf_counter_ns() - start
+    check_matched(result, steps)
+    return ns
+
+
+def time_loop(path: Path, steps: int, *, collect: bool = True) -> int:
+    """Nanoseconds of the replay loop (c): build the replay run and drive it to its end, the trace read beforehand (untimed).
+
+    ``collect=False`` turns the cyclic collector off for build + loop, to show how much of the
+    loop's cost is the collector rescanning the trace held in memory.
+    """
     trace = read_trace(path)
-    read = time.perf_counter_ns() - start
     if not collect:
         gc.disable()
     try:
-        t1 = time.perf_counter_ns()
-        run, session = replay_run(trace, steps)
-        t2 = time.perf_counter_ns()
-        finish_replay(run, session, steps)
-        t3 = time.perf_counter_ns()
+        start = time.perf_counter_ns()
+        run, session = replay_run(trace)
+        result = session.finish(drive(run, session.check_step))
+        ns = time.perf_counter_ns() - start
     finally:
         gc.enable()
-    return Phases(read=read, build=t2 - t1, loop=t3 - t2)
+    check_matched(result, steps)
+    return ns
 
 
 # --------------------------------------------------------------------------- section 1
@@ -170,8 +194,8 @@ class SizeResult:
         return self.stats[column].median
 
 
-def measure_once(variant: str, path: Path, new_run: Callable[[], AgentRun], steps: int) -> dict[str, float]:
-    """One measurement of ``variant``, as {column: µs/step} (``build``: µs per run, a one-off cost)."""
+def measure_once(variant: str, path: Path, new_run: Callable[[], AgentRun], steps: int, run_dir: Path) -> dict[str, float]:
+    """One measurement of ``variant``, as {column: µs/step}."""
 
     def us(ns: int) -> float:
         return ns / steps / 1e3
@@ -183,11 +207,11 @@ def measure_once(variant: str, path: Path, new_run: Callable[[], AgentRun], step
     if variant == "read_nogc":
         return {"read_nogc": us(time_read(path, steps, collect=False))}
     if variant == "replay":
-        p = time_replay(path, steps)
-        return {"full": us(p.read + p.build + p.loop), "loop": us(p.build + p.loop), "build": p.build / 1e3}
-    if variant == "replay_nogc":
-        p = time_replay(path, steps, collect=False)
-        return {"loop_nogc": us(p.build + p.loop)}
+        return {"full": us(time_full(path, steps, run_dir))}
+    if variant == "loop":
+        return {"loop": us(time_loop(path, steps))}
+    if variant == "loop_nogc":
+        return {"loop_nogc": us(time_loop(path, steps, collect=False))}
     msg = f"unknown variant {variant!r}; expected one of {VARIANTS}"
     raise ValueError(msg)
 
@@ -196,7 +220,7 @@ def bench_size(steps: int, reps: int, tmp: Path) -> SizeResult:
     """Section 1 at one N: record once, then every variant ``reps`` times, interleaved, after a warm-up."""
     workspace = tmp / "echo-workspace"
     path = tmp / f"replay-{steps}.jsonl"
-    trace_bytes = record_trace(steps, path, workspace)
+    trace_bytes = record_trace(steps, path, tmp / f"record-{steps}")
     new_run = echo_run_factory(steps, workspace)
     samples: dict[str, list[float]] = {}
     for rep in range(-1, reps):  # rep -1 is the warm-up
@@ -205,7 +229,7 @@ def bench_size(steps: int, reps: int, tmp: Path) -> SizeResult:
             # starts every run from the same collector state, so none pays for passes that earlier
             # runs' allocations (a whole trace at N=5,000) would otherwise set off.
             gc.collect()
-            measured = measure_once(variant, path, new_run, steps)
+            measured = measure_once(variant, path, new_run, steps, tmp / "replay-run")
             if rep >= 0:
                 for column, value in measured.items():
                     samples.setdefault(column, []).append(value)
@@ -319,13 +343,13 @@ def per_step_table(r: Report) -> Iterator[str]:
 
 
 def throughput_table(r: Report) -> Iterator[str]:
-    yield "| N | (b) steps/s | (c) steps/s | bare steps/s | (b) / bare | (c) / bare | (c) - bare µs/step | share of (b) spent reading | building the run, µs once |"
+    yield "| N | (b) steps/s | (c) steps/s | bare steps/s | (b) / bare | (c) / bare | (c) - bare µs/step | share of (b) spent reading (a) | (b) - (a) - (c): api.replay's fixed part, ms once |"
     yield "|---|---|---|---|---|---|---|---|---|"
     for s in r.sizes:
-        bare, full, loop = s.per_step("bare"), s.per_step("full"), s.per_step("loop")
+        bare, full, loop, read = s.per_step("bare"), s.per_step("full"), s.per_step("loop"), s.per_step("read")
         yield (
             f"| {s.steps:,} | {1e6 / full:,.0f} | {1e6 / loop:,.0f} | {1e6 / bare:,.0f} | {full / bare:.2f}x | {loop / bare:.2f}x "
-            f"| {loop - bare:+.1f} | {(full - loop) / full:.0%} | {s.stats['build'].median:,.0f} |"
+            f"| {loop - bare:+.1f} | {read / full:.0%} | {(full - read - loop) * s.steps / 1e3:,.1f} |"
         )
 
 
@@ -368,7 +392,7 @@ def observations(r: Report) -> Iterator[str]:
         "call arguments parsed and compared twice, once by the toolbox and once by `check_step`, state hash) and the responses "
         "and results rebuilt from the records."
     )
-    read_share = (last.per_step("full") - last.per_step("loop")) / last.per_step("full")
+    read_share = last.per_step("read") / last.per_step("full")
     if growth(r, "read_nogc") > FLAT_GOAL:
         cause = "It grows even with the collector off: the reader does more than O(1) work per record."
     elif growth(r, "read") > FLAT_GOAL:
@@ -425,12 +449,14 @@ def render(r: Report) -> str:
         f"{cores} cores ({usable} usable), {cpu_model()}; temp dir `{tempfile.gettempdir()}`.",
         "- Synthetic run: bench_trace.py's, imported from it: `AgentRun` + `Toolbox` with an `echo(text, times)` tool returning "
         f"{ECHO_CHUNK}x{ECHO_TIMES} = {ECHO_CHUNK * ECHO_TIMES} chars and an O(1) LLM that answers on step N. Each N is recorded "
-        "once with `TraceWriter.create(...).record(run)`; every measurement at that N reads that file.",
-        "- bare: `for step in AgentRun(...): pass` on a fresh run. (a): `read_trace(path)`. (b): `read_trace` + the replay run built as "
-        "`tests/test_replay.py`'s `replaying()` (`ReplaySession(trace)`, `ReplayLLM(session=...)`, "
-        "`ReplayTools(session=..., tools={'echo': echo})`, `AgentRun(state=start_state(...trace.prompts[0]), "
-        f"runtime=Runtime(clock=session.clock), max_steps=N+{SPARE_STEPS})`) + `drive(run, session.check_step)` + `session.finish(outcome)`, "
-        "which must report N steps matched. (c): the same runs as (b), timed from after the read (building the run included). "
+        "once through `agent_harness.api.run(config=..., trace=...)`, the config naming `bench_trace.EchoLLM` and "
+        "`bench_trace.echo`; every measurement at that N reads that file.",
+        "- bare: `for step in AgentRun(...): pass` on a fresh run. (a): `read_trace(path)`. (b): "
+        "`agent_harness.api.replay(path, 'allowed_targets=[bench_trace]')` (read, compose the recorded config, build, loop, "
+        "checks), which must report N steps matched. (c): the replay loop alone, from the library's pieces: the trace read "
+        "beforehand (untimed), then `ReplaySession(trace)`, `ReplayLLM(session=...)`, `ReplayTools(session=..., "
+        "tools={'echo': echo})`, `AgentRun(state=start_state(...trace.prompts[0]), runtime=Runtime(clock=session.clock), "
+        "max_steps=the recorded one)`, `drive(run, session.check_step)`, `session.finish(outcome)`. "
         "gc off: separate runs with `gc.disable()` around the read ((a)), or around build + loop ((c)).",
         "- µs/step = wall time of the whole operation / N; steps/s = 1e6 / µs/step. Clock `time.perf_counter_ns`, collector on "
         "unless stated. Variants interleaved, their order rotated every repetition, after one untimed warm-up of each; "

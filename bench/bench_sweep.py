@@ -270,12 +270,13 @@ def parallelism(n: int = BUSY_ADDITIONS) -> float:
 
 # Runs `agent run -m ...` in this interpreter with timers around the functions a basic-launcher
 # sweep goes through, then writes {name: [[start_ms, duration_ms], ...]} to argv[1]. Only what
-# `agent run` imports before its first job anyway is imported here (agent.cli; Hydra's plugin
-# registry and config loader; the status callback's module, which Hydra loads to instantiate it).
+# `agent run` imports before its first job ends anyway is imported here (agent_harness.cli and its
+# run command; Hydra's plugin registry and config loader; the status callback's module, which Hydra
+# loads to instantiate it; agent_harness.api and secrets_hydra, which job 0 would import).
 _TIMED_SWEEP = """\
 import json, sys, time
 T0 = time.perf_counter()
-OUT, ARGS = sys.argv[1], sys.argv[2:]  # agent.cli rewrites sys.argv for Hydra
+OUT, ARGS = sys.argv[1], sys.argv[2:]  # the run command sets sys.argv for Hydra
 events = {}
 def timed(name, fn):
     def wrapper(*args, **kwargs):
@@ -285,10 +286,13 @@ def timed(name, fn):
         finally:
             events.setdefault(name, []).append([(start - T0) * 1e3, (time.perf_counter() - start) * 1e3])
     return wrapper
-import agent.cli as cli
+import agent_harness.cli as cli
+import agent_harness.cli.run as run_command
+import agent_harness.api as api
+import agent_harness.secrets_hydra as secrets_hydra
 import hydra._internal.config_loader_impl as cl
 import hydra.core.plugins as hp
-import tracing.job_status as js
+import agent_harness.callbacks as js
 events["imports"] = [[0.0, (time.perf_counter() - T0) * 1e3]]
 # Hydra's plugin scan re-executes its core_plugins modules, so the sweeper, the launcher and the
 # launcher module's run_job are wrapped as Hydra hands them out, not where they are defined.
@@ -310,8 +314,11 @@ hp.Plugins.instantiate_sweeper = sweeper_made(hp.Plugins.instantiate_sweeper)
 hp.Plugins.instantiate_launcher = launcher_made(hp.Plugins.instantiate_launcher)
 cl.ConfigLoaderImpl.load_sweep_config = timed("load_sweep_config", cl.ConfigLoaderImpl.load_sweep_config)
 js.JobStatusFile.on_job_end = timed("status_callback", js.JobStatusFile.on_job_end)
-for name in ("run_job", "_run_agent", "_header", "_scrub_hydra_records"):
-    setattr(cli, name, timed(name, getattr(cli, name)))
+# Each is looked up by name where it is called (run_job by the run command, the others inside run_job).
+run_command.run_job = timed("run_job", run_command.run_job)
+api.execute = timed("execute", api.execute)
+api.header = timed("header", api.header)
+secrets_hydra.scrub_hydra_records = timed("scrub_hydra_records", secrets_hydra.scrub_hydra_records)
 try:
     timed("main", cli.main)(ARGS)
 except SystemExit as exit:
@@ -334,10 +341,10 @@ class InProcess:
     compose: tuple[float, ...]  # the launcher composing job k's config
     hydra_job: tuple[float, ...]  # Hydra's run_job for job k, minus the task and the status callback
     status: tuple[float, ...]  # JobStatusFile.on_job_end
-    task: tuple[float, ...]  # agent.cli.run_job
-    run_agent: tuple[float, ...]  # agent.cli._run_agent (build, drive or record, trace file)
-    header: tuple[float, ...]  # agent.cli._header (trace=true only)
-    scrub: tuple[float, ...]  # agent.cli._scrub_hydra_records
+    task: tuple[float, ...]  # agent_harness.cli.run.run_job
+    run_agent: tuple[float, ...]  # agent_harness.api.execute (build, drive or record, trace file)
+    header: tuple[float, ...]  # agent_harness.api.header (trace=true only)
+    scrub: tuple[float, ...]  # agent_harness.secrets_hydra.scrub_hydra_records
     after_sweep: float  # launch returned -> main() returns
 
     @property
@@ -376,9 +383,9 @@ def run_in_process(jobs: int, *, trace: bool, tmp: Path) -> InProcess:
         hydra_job=tuple(h - s - t for h, s, t in zip(durations("hydra_run_job"), status, task, strict=True)),
         status=status,
         task=task,
-        run_agent=durations("_run_agent"),
-        header=durations("_header"),
-        scrub=durations("_scrub_hydra_records"),
+        run_agent=durations("execute"),
+        header=durations("header"),
+        scrub=durations("scrub_hydra_records"),
         after_sweep=(main_start + main_ms) - (launch_start + launch_ms),
     )
 
@@ -478,10 +485,10 @@ def trace_table(r: Report) -> Iterator[str]:
         ra_off = [x for t in off_ip for x in t.run_agent[1:]]
         first_on, first_off = [t.run_agent[0] for t in on_ip], [t.run_agent[0] for t in off_ip]
         yield (
-            f"| in process (section 3b): `_run_agent` of jobs 1-{jobs - 1}, ms: median (min-max) "
+            f"| in process (section 3b): `api.execute` of jobs 1-{jobs - 1}, ms: median (min-max) "
             f"| {Stat.of(ra_on).show(2)} | {Stat.of(ra_off).show(2)} | {med(ra_on) - med(ra_off):+,.2f} |"
         )
-        yield f"| in process: `_run_agent` of job 0 (first job: lazy imports), ms median | {med(first_on):,.1f} | {med(first_off):,.1f} | {med(first_on) - med(first_off):+,.1f} |"
+        yield f"| in process: `api.execute` of job 0 (first job: lazy imports), ms median | {med(first_on):,.1f} | {med(first_off):,.1f} | {med(first_on) - med(first_off):+,.1f} |"
 
 
 def timeline_table(r: Report) -> Iterator[str]:
@@ -522,7 +529,7 @@ def in_process_table(r: Report) -> Iterator[str]:
     yield "| part | trace=true ms | trace=false ms |"
     yield "|---|---|---|"
     yield "| whole sweep, once | | |"
-    yield f"| imports (`agent.cli`, Hydra's plugin registry and config loader, `tracing.job_status`) | {whole(lambda t: t.imports)} |"
+    yield f"| imports (`agent_harness.cli`, its run command, `agent_harness.api`, Hydra's plugin registry and config loader, `agent_harness.callbacks`) | {whole(lambda t: t.imports)} |"
     yield f"| `main()` in total | {whole(lambda t: t.main)} |"
     yield f"| `main()` -> sweep starts (Hydra set up, primary config composed, sweeper and launcher built) | {whole(lambda t: t.before_sweep)} |"
     yield f"| sweeper: `validate_batch_is_legal` composes all {jobs} jobs' configs up front | {whole(lambda t: t.validate)} |"
@@ -532,10 +539,10 @@ def in_process_table(r: Report) -> Iterator[str]:
     yield f"| sweeper's composition, per job (validate / {jobs}) | {whole(lambda t: t.validate / jobs)} |"
     yield f"| launcher composes the job's config (`load_sweep_config`) | {per_job(lambda t: t.compose)} |"
     yield f"| Hydra's `run_job` without task and callback (job dir, 3 YAML files, logging set-up) | {per_job(lambda t: t.hydra_job)} |"
-    yield f"| task: `agent.cli.run_job` | {per_job(lambda t: t.task)} |"
-    yield f"| - of which `_run_agent` (build the run, drive it; trace file when on) | {per_job(lambda t: t.run_agent)} |"
-    yield f"| - of which `_header` (trace header: resolved config, overrides, versions) | {per_job(lambda t: t.header)} |"
-    yield f"| - of which `_scrub_hydra_records` (resolve config, look for secrets) | {per_job(lambda t: t.scrub)} |"
+    yield f"| task: `agent_harness.cli.run.run_job` | {per_job(lambda t: t.task)} |"
+    yield f"| - of which `api.execute` (build the run, drive it; trace file when on) | {per_job(lambda t: t.run_agent)} |"
+    yield f"| - of which `api.header` (trace header: resolved config, overrides, versions) | {per_job(lambda t: t.header)} |"
+    yield f"| - of which `scrub_hydra_records` (resolve config, look for secrets) | {per_job(lambda t: t.scrub)} |"
     yield f"| status callback (`status.json`) | {per_job(lambda t: t.status)} |"
     yield f"| launcher's own work per job (logging, loop): (launch - the above) / {jobs} | {whole(lambda t: t.launcher_other / jobs)} |"
 
@@ -621,7 +628,7 @@ def observations(r: Report) -> Iterator[str]:
         ra = med([x for t in on for x in t.run_agent[1:]]) - med([x for t in off for x in t.run_agent[1:]])
         first = med([t.run_agent[0] for t in on]) - med([t.run_agent[0] for t in off])
         text += (
-            f", `_run_agent` {ra:+,.2f} ms per job in process ({first:+,.1f} ms for job 0, which also imports the writer). The "
+            f", `api.execute` {ra:+,.2f} ms per job in process ({first:+,.1f} ms for job 0, which also imports the writer). The "
             "wall figures carry the run-to-run noise of whole sweeps (see the paired range); the in-process figure isolates the "
             f"task: {ra / (r.wall('basic').median / jobs):.1%} of the ~{r.wall('basic').median / jobs:,.0f} ms a job costs in a basic sweep."
         )
@@ -717,13 +724,13 @@ def render(r: Report) -> str:
     if r.in_process["on"]:
         lines.append(
             f"- 3b: `{sys.executable} -c <wrapper> ... run -m agent.max_steps={sweep_values(jobs)} trace=true|false`: the wrapper imports "
-            "`agent.cli`, Hydra's plugin registry and config loader and `tracing.job_status` (all of which the command loads before "
-            "its first job anyway); wraps the sweeper's `validate_batch_is_legal`, the launcher's `launch` and its module's "
+            "`agent_harness.cli` and its run command, `agent_harness.api`, `agent_harness.secrets_hydra`, Hydra's plugin registry "
+            "and config loader and `agent_harness.callbacks` (all of which the command loads before its first job ends anyway); wraps the sweeper's `validate_batch_is_legal`, the launcher's `launch` and its module's "
             "`run_job` as `Plugins.instantiate_sweeper`/`instantiate_launcher` hand them out (Hydra's plugin scan re-executes "
             "its core plugin modules, so patching them at import would miss), `ConfigLoaderImpl.load_sweep_config`, "
-            "`JobStatusFile.on_job_end` and `agent.cli`'s "
-            "`run_job`, `_run_agent`, `_header` and `_scrub_hydra_records` with `time.perf_counter` timers, and calls "
-            "`agent.cli.main`. Same checks as above. Job 0 is shown apart: it pays the lazy imports (tools, writer)."
+            "`JobStatusFile.on_job_end`, `agent_harness.cli.run.run_job`, `api.execute`, `api.header` and "
+            "`secrets_hydra.scrub_hydra_records` with `time.perf_counter` timers, and calls "
+            "`agent_harness.cli.main`. Same checks as above. Job 0 is shown apart: it pays the lazy imports (tools, writer)."
         )
     lines += ["", "## Observations", "", *observations(r), ""]
     return "\n".join(lines)

@@ -8,7 +8,7 @@ Four sections, all measured in one process so that ratios compare like with like
    ``agent run`` does with trace=false) and ``on`` (``TraceWriter.record`` to a fresh file).
 2. Growth: ``bare`` and ``on`` at several N, trace bytes, and the time to read the trace back.
 3. The default task: ``agent run`` with and without ``--trace`` as subprocesses, and the same
-   task composed with Hydra and timed in process, bare vs off vs on, per step.
+   task's loop in process (composed and built by ``agent_harness``), bare vs off vs on, per step.
 4. ``agent trace inspect`` start-up against ``python -c pass``, and whether it imports Hydra.
 
 Usage::
@@ -333,32 +333,29 @@ class TaskResult:
 
 
 def bench_default_task(runs: int, tmp: Path) -> TaskResult:
-    """Section 3, in process: the default task composed by Hydra, bare vs off vs on per step.
+    """Section 3, in process: the default task's loop, bare vs off vs on per step.
 
-    The workspace is re-seeded before every run (untimed), so every run sees the same files.
+    This section measures the loop and the writer alone, so it builds each run from the library's
+    pieces (``compose`` + ``build_run``, as ``agent_harness.api.run`` does) instead of calling
+    ``api.run``, whose composition, run folder and header would be timed with every 6-step run.
+    A fresh run dir for every run (untimed), so every run starts from the seeded workspace.
     """
-    from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
     from omegaconf import OmegaConf
 
-    from agent.workspace import prepare_workspace
+    from agent_harness.build import build_run
+    from agent_harness.compose import compose
 
-    workspace = tmp / "task-workspace"
-    # tracePath and tools.workspace interpolate ${hydra:...}, which compose() does not provide.
-    overrides = [f"tools.workspace={workspace}", f"tracePath={tmp / 'unused.jsonl'}"]
-    with initialize_config_module(config_module="agent.conf", version_base="1.3"):
-        cfg = compose("config", overrides=overrides)
-    llm, tools = instantiate(cfg.llm), instantiate(cfg.tools)
+    runs_dir = tmp / "task-runs"
+    cfg = compose([f"run_dir={runs_dir / 'first'}"]).config
     config = OmegaConf.to_container(cfg, resolve=True)
+    fresh = iter(range(1_000_000_000))
 
     def header() -> dict[str, Any]:
-        return make_header(config=config, overrides=overrides, choices={}, job={}, versions={})  # type: ignore[arg-type]
+        return make_header(config=config, overrides=[], choices={}, job={}, versions={})  # type: ignore[arg-type]
 
     def new_run() -> AgentRun:
-        shutil.rmtree(workspace, ignore_errors=True)
-        prepare_workspace(cfg.task.get("workspace_seed"), workspace)
-        state = start_state(system_prompt=cfg.task.system_prompt, prompt=cfg.task.prompt)
-        return AgentRun(state=state, llm=llm, tools=tools, runtime=Runtime(seed=cfg.seed), max_steps=cfg.agent.max_steps)
+        cfg.run_dir = str(runs_dir / str(next(fresh)))
+        return build_run(cfg)
 
     steps = len(cfg.task.script)
     times = time_variants(VARIANTS, new_run, steps=steps, reps=runs, paths=TracePaths(tmp / "s3"), header=header)
@@ -422,11 +419,9 @@ def bench_cli_run(reps: int, tmp: Path) -> CliResult:
 
 _IMPORT_CHECK = """\
 import contextlib, io, sys
-from agent.cli import main
-trace = sys.argv[1]
-sys.argv = ["agent", "trace", "inspect", trace]
+from agent_harness.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
-    main()
+    main(["trace", "inspect", sys.argv[1]])
 print(" ".join(sorted({m.split(".")[0] for m in sys.modules} & {"hydra", "omegaconf"})) or "none")
 """
 

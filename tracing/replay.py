@@ -10,8 +10,11 @@ connected to.
 
 from __future__ import annotations
 
+import functools
 import re
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -330,6 +333,8 @@ class ReplaySession:
             summary = f"the agent makes tool call {number} ({call.name}); the recording has {len(recorded_calls)} in this step"
             raise self._diverged(what="tool_call", summary=summary, call=number)
         recorded = recorded_calls[number]
+        if call.name == recorded["name"] and call.arguments == recorded["arguments"]:
+            return recorded  # the same text parses the same: no need to parse it
         expected = {"name": recorded["name"], "arguments": call_arguments(recorded["arguments"])}
         actual = {"name": call.name, "arguments": call_arguments(call.arguments)}
         if expected != actual:
@@ -426,7 +431,9 @@ def request_differences(session: ReplaySession, request: LLMRequest, recorded: M
         session._tools_seen = (request.tools, normalized)  # noqa: SLF001
     if normalized != recorded["tools"]:
         found += differences(recorded["tools"], normalized, prefix="tools")
-    if request.model != recorded["model"] or _normalized(dict(request.params)) != recorded["params"]:
+    # The replay LLM hands the recorded params themselves: the same object needs no normalizing.
+    params_differ = request.params is not recorded["params"] and _normalized(dict(request.params)) != recorded["params"]
+    if request.model != recorded["model"] or params_differ:
         found += differences({"model": recorded["model"], "params": recorded["params"]}, {"model": request.model, "params": _normalized(dict(request.params))})
     return found
 
@@ -515,11 +522,39 @@ class ReplayTools:
         del workspace  # accepted so the live toolbox's config can be reused as is; nothing is touched
         self.session = _required(session, "tools")
         self.session.tools_replayed = True
-        self.schemas = tuple(tool_schema(name, fn) for name, fn in tools.items())
+        self.schemas = tuple(known_schema(name, fn) for name, fn in tools.items())
 
     def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Any) -> ToolResult:
         """The recorded result of ``call``."""
         return self.session.tool_result(call)
+
+
+# Today's schema of each tool function a replay has met. Building one (a pydantic adapter) costs
+# ~2 ms, six tools most of a six-step replay's fixed cost, and a golden-trace suite replays the same
+# tools again and again. Keyed weakly by the function itself (reloaded code is a new function) and
+# by what a schema is made from besides its code: its name, what a partial binds, its docstring,
+# annotations and defaults as they are now.
+_schemas: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], dict[str, Any]]] = weakref.WeakKeyDictionary()
+_schemas_lock = threading.Lock()
+
+
+def known_schema(name: str, function: Callable[..., Any]) -> dict[str, Any]:
+    """``tool_schema(name, function)``, built once per function and copied out."""
+    bound: tuple[Any, ...] = ()
+    target = function
+    if isinstance(function, functools.partial):
+        target, bound = function.func, (len(function.args), frozenset(function.keywords))
+    try:
+        key = (name, bound, getattr(target, "__doc__", None), id(getattr(target, "__annotations__", None)), id(getattr(target, "__defaults__", None)))
+        with _schemas_lock:
+            schema = _schemas.get(target, {}).get(key)
+    except TypeError:  # not weakly referable or not hashable: nothing to remember it by
+        return tool_schema(name, function)
+    if schema is None:
+        schema = tool_schema(name, function)
+        with _schemas_lock:
+            _schemas.setdefault(target, {})[key] = schema
+    return orjson.loads(orjson.dumps(schema))  # a copy: no replay can alter another's
 
 
 class Prefix:

@@ -64,9 +64,15 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def ANY(value: Any) -> str | None:  # noqa: N802 - reads as a type in the specs below
     """Any JSON value, nested no deeper than MAX_DEPTH."""
-    if type(value) in (str, int, float, bool) or value is None:  # the common case: no walk
+    kind = type(value)
+    if kind in _SCALARS:  # the common cases, a scalar or an object of scalars (params, memory updates): no walk
+        return None
+    if kind is dict and all(type(item) in _SCALARS for item in value.values()):
         return None
     return None if _depth_ok(value) else f"nested deeper than {MAX_DEPTH} levels"
 
@@ -227,6 +233,16 @@ def _count(value: Any) -> bool:
     return type(value) is int and value >= 0
 
 
+def _time(value: Any) -> bool:
+    """TIME's test, without building its message (the fast path only needs yes or no)."""
+    return (type(value) is float or type(value) is int) and -6e10 < value < 2.5e11
+
+
+def _number(value: Any) -> bool:
+    """NUMBER's test, likewise."""
+    return (type(value) is float or type(value) is int) and math.isfinite(value)
+
+
 def _message_ok(message: Any) -> bool:
     if type(message) is not dict or type(message.get("role")) is not str:
         return False
@@ -262,7 +278,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
     """
     try:
         messages, response, state = record["messages"], record["response"], record["state"]
-        if not (_count(record["index"]) and TIME(record["timestamp"]) is None and type(record["model"]) is str):
+        if not (_count(record["index"]) and _time(record["timestamp"]) and type(record["model"]) is str):
             return False
         if type(record["params"]) is not dict or ANY(record["params"]) is not None:
             return False
@@ -270,7 +286,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
             return False
         if not all(_message_ok(m) or _reference_ok(m) for m in messages["new"]):
             return False
-        if type(response) is not dict or not _message_ok(response["message"]) or NUMBER(response["latency_s"]) is not None:
+        if type(response) is not dict or not _message_ok(response["message"]) or not _number(response["latency_s"]):
             return False
         if response["usage"] is not None and USAGE(response["usage"]) is not None:
             return False
@@ -281,7 +297,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
                 return False
             if not (call["error"] is None or type(call["error"]) is str) or not _plain(call["output"]):
                 return False
-            if type(call["memory_update"]) is not dict or ANY(call["memory_update"]) is not None or NUMBER(call["latency_s"]) is not None:
+            if type(call["memory_update"]) is not dict or ANY(call["memory_update"]) is not None or not _number(call["latency_s"]):
                 return False
         if type(state) is not dict or type(state["sha256"]) is not str or not _count(state["step"]) or type(state["done"]) is not bool:
             return False
@@ -292,7 +308,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
             return False
         if "memory" in state and (type(state["memory"]) is not dict or ANY(state["memory"]) is not None):
             return False
-        if "clock" in record and (type(record["clock"]) is not list or any(TIME(t) is not None for t in record["clock"])):
+        if "clock" in record and (type(record["clock"]) is not list or not all(map(_time, record["clock"]))):
             return False
         return "tools" not in record or (type(record["tools"]) is list and all(OBJECT(t) is None for t in record["tools"]))
     except (KeyError, TypeError, AttributeError):
