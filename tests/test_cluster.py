@@ -87,7 +87,7 @@ class TestSlurm:
         result = running.finish()
         assert result.returncode == 1, result.stdout + result.stderr
         line = one_line_error(result)
-        assert "1 job of the sweep was stopped before the end: job 0 interrupted after 1 steps" in line
+        assert "1 job of the sweep did not finish: job 0 interrupted after 1 steps" in line
         folder = running.folder()
         trace = read_trace(folder / "0" / "trace.jsonl")  # every line whole: the reader refuses a torn one
         assert len(trace.steps) == 1 and trace.end["status"] == "interrupted" and trace.end["steps"] == 1
@@ -99,6 +99,29 @@ class TestSlurm:
         replay = agent("replay", str(folder), REPLAY_GATE, cwd=tmp_path, timeout=WAIT, env=agent_env())
         assert replay.returncode == 0, replay.stdout + replay.stderr
         assert "job 0: OK, 1 steps matched; the recording ends there" in replay.stdout
+
+
+    def test_job_requeued_mid_run_resumes_from_its_trace_and_finishes(self, tmp_path: Path, cluster_services: None, no_jobs_left: None) -> None:
+        """scontrol requeue while job 0 is inside its step 2, recorded with resume=true: SLURM runs the job again, which
+        goes on with its own trace (steps 0-1 replayed from it, not run again), finishes, and replays whole."""
+        gates = Gates(tmp_path / "gates")
+        gates.open(1)
+        running = start_sweep(tmp_path, *SLURM, "seed=0,1", "resume=true", *gates.overrides(steps_before=2))
+        first = gates.wait(0, running)
+        assert first.slurm_job is not None
+        subprocess.run(["scontrol", "requeue", first.slurm_job], check=True, timeout=60)
+        again = gates.wait(0, running, count=2)  # the requeued job is inside step 2 again: the step in flight runs again
+        assert again.restarts >= 1 and again.pid != first.pid
+        gates.open(0)
+        result = running.finish()
+        assert result.returncode == 0, result.stdout + result.stderr
+        folder = running.folder()
+        trace = read_trace(folder / "0" / "trace.jsonl")
+        assert trace.end["status"] == "finished" and [r["after_step"] for r in trace.resumes] == [1]
+        assert [s["index"] for s in trace.steps] == list(range(len(trace.steps)))  # steps 0-1 once, not twice
+        assert orjson.loads((folder / "0" / "status.json").read_bytes())["status"] == "finished"
+        replay = agent("replay", str(folder / "0" / "trace.jsonl"), REPLAY_GATE, cwd=tmp_path, timeout=WAIT, env=agent_env())
+        assert replay.returncode == 0, replay.stdout + replay.stderr
 
 
 class TestRay:

@@ -41,7 +41,7 @@ def test_ctrl_c_stops_a_sweep_in_one_process_and_the_sweep_names_its_jobs(tmp_pa
     result = sweep.finish()
     assert result.returncode == 1, result.stdout + result.stderr
     line = one_line_error(result)
-    assert "2 jobs of the sweep were stopped before the end: job 0 interrupted after 1 steps; job 1 interrupted after 0 steps (not started: SIGINT" in line
+    assert "2 jobs of the sweep did not finish: job 0 interrupted after 1 steps; job 1 interrupted after 0 steps (not started: SIGINT" in line
     folder = sweep.folder()
     status = {n: orjson.loads((folder / n / "status.json").read_bytes()) for n in ("0", "1")}
     assert [status[n]["status"] for n in ("0", "1")] == ["interrupted", "interrupted"]
@@ -60,7 +60,7 @@ def test_sigterm_ends_a_submitit_job_although_submitit_would_bypass_it(tmp_path:
     os.kill(arrival.pid, signal.SIGTERM)
     result = sweep.finish()
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "1 job of the sweep was stopped before the end: job 0 interrupted after 1 steps" in one_line_error(result)
+    assert "1 job of the sweep did not finish: job 0 interrupted after 1 steps" in one_line_error(result)
     folder = sweep.folder()
     assert read_trace(folder / "0" / "trace.jsonl").end["status"] == "interrupted"
     assert orjson.loads((folder / "0" / "status.json").read_bytes())["status"] == "interrupted"
