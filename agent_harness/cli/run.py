@@ -119,6 +119,10 @@ def hydra_main(argv: list[str]) -> None:
         # Hydra reports some bad overrides (`+agent=5`) as a plain ValueError while composing the config.
         fail(f"{_one_line(err)} (see `agent run --help`)")
     except OSError as err:
+        from agent_harness.sweep_outcome import launcher_failure
+
+        if sweep and (failure := launcher_failure(err)) is not None:  # Ray's ConnectionError is an OSError, not about the run's folder
+            fail(*failure)
         if not _raised_in_hydra(err, io=True):
             raise
         # Hydra could not create or write the run's folder (read-only, full): unusable input, one line.
