@@ -121,8 +121,8 @@ def hydra_main(argv: list[str]) -> None:
     except OSError as err:
         from agent_harness.sweep_outcome import launcher_failure
 
-        if (line := launcher_failure(err)) is not None:  # a Ray cluster out of reach is a ConnectionError, an OSError
-            fail(*line)
+        if sweep and (failure := launcher_failure(err)) is not None:  # Ray's ConnectionError is an OSError, not about the run's folder
+            fail(*failure)
         if not _raised_in_hydra(err, io=True):
             raise
         # Hydra could not create or write the run's folder (read-only, full): unusable input, one line.
