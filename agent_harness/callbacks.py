@@ -26,25 +26,29 @@ class JobStatusFile(Callback):
     """Writes the job's status, overrides, trace path, answer and error at job end, whether it finished or crashed."""
 
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
-        hydra = config.hydra
-        record: dict[str, Any] = {
-            "job": hydra.job.get("num"),
-            "overrides": redact_overrides(list(hydra.overrides.task)),
-            "output_dir": hydra.runtime.output_dir,
-        }
-        if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, dict):
-            record |= job_return.return_value
-        else:
-            # The job raised: its return value is the exception; say what it was, in one line.
-            error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value re-raises it
-            record |= {"status": "failed", "error": f"{type(error).__name__}: {error}" if error is not None else "unknown"}
-        # An error or answer may quote a secret the job read: scrubbed by value like everything written.
-        record = job_scrubber(config, list(hydra.overrides.task), os.environ).data(record)
-        path = Path(hydra.runtime.output_dir) / STATUS_FILE
-        temporary = path.with_name(f".{STATUS_FILE}.tmp")
-        try:
-            temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
-            os.replace(temporary, path)  # written whole or not at all
-        except OSError:
-            temporary.unlink(missing_ok=True)  # a full or read-only disk leaves no half-written temporary file
-            raise
+        write_status(config, config.hydra, job_return)
+
+
+def write_status(config: Any, hydra: Any, job_return: JobReturn) -> None:
+    """Write the job's status.json: its number, overrides and folder, and how it ended (its summary, or what it raised)."""
+    record: dict[str, Any] = {
+        "job": hydra.job.get("num"),
+        "overrides": redact_overrides(list(hydra.overrides.task)),
+        "output_dir": hydra.runtime.output_dir,
+    }
+    if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, dict):
+        record |= job_return.return_value
+    else:
+        # The job raised: its return value is the exception; say what it was, in one line.
+        error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value re-raises it
+        record |= {"status": "failed", "error": f"{type(error).__name__}: {error}" if error is not None else "unknown"}
+    # An error or answer may quote a secret the job read: scrubbed by value like everything written.
+    record = job_scrubber(config, list(hydra.overrides.task), os.environ).data(record)
+    path = Path(hydra.runtime.output_dir) / STATUS_FILE
+    temporary = path.with_name(f".{STATUS_FILE}.tmp")
+    try:
+        temporary.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(temporary, path)  # written whole or not at all
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a full or read-only disk leaves no half-written temporary file
+        raise

@@ -207,6 +207,19 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     for line in result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""):
         print(line)
+    summary = result.summary()
+    if result.outcome.status == "interrupted" and stop_requested() == "SIGTERM" and cfg.get("resume") and os.environ.get("SLURM_JOB_ID"):
+        # A SLURM job recorded with resume=true and stopped by SIGTERM may be requeued (preemption, scontrol
+        # requeue): it must leave no result, or submitit takes "interrupted" as the job's end and the sweep moves
+        # on. Its trace ends interrupted and whole; status.json says so; the requeued run resumes the trace.
+        from hydra.core.utils import JobReturn, JobStatus
+
+        from agent_harness.callbacks import write_status
+
+        write_status(cfg, hydra_cfg, JobReturn(status=JobStatus.COMPLETED, _return_value=summary))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(143)  # as a process killed by SIGTERM: SLURM requeues it, or records it cancelled
     # Not finished: exit 1 once Hydra has written status.json (hydra_main); a sweep's unfinished jobs are
-    # named once all have run (JobStatusFile.on_multirun_end).
-    return result.summary()
+    # named once all have run (agent_harness/sweep_outcome.py).
+    return summary
