@@ -20,9 +20,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 from agent_harness.errors import ConfigError
 from tracing.errors import TraceError
@@ -315,7 +313,7 @@ class _Plan:
 def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | None, *, project: Project | None, live: Sequence[str] = ()) -> _Plan:
     from omegaconf import OmegaConf
 
-    from agent_harness.compose import apply_overrides, compose, compose_data, default_run_dir, parse_overrides, resolved, to_config
+    from agent_harness.compose import apply_overrides, compose, default_run_dir, parse_overrides, resolved
     from tracing.replay_config import recorded_config, replay_drift
 
     if mode not in MODES:
@@ -338,10 +336,7 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
         composed = compose([o.text for o in kept] + [o.text for o in parsed if o.key not in _RECORDING_KEYS and o.root not in ("hydra",)], project=project)
         config, choices = composed.config, {**composed.choices}
     else:
-        # Today's defaults, each section the recording has replaced whole by the recorded one (never
-        # merged: a recorded tool list must not gain today's tools); what it lacks (an older trace) comes from today.
-        # Built once from plain data: a copy of today's config with sections then replaced costs twice as much.
-        config = to_config({**compose_data(project=project), **recorded_config(header["config"])})
+        config = _recorded(header, project)
         choices = dict(recorded_choices)
         if groups:
             # A group given another option: today's conf composes that option, with the user's settings for it.
@@ -376,6 +371,17 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     plan.data = resolved(config)
     plan.drift = tuple(replay_drift(header["config"], plan.data, llm_replayed="llm" not in live_groups))
     return plan
+
+
+def _recorded(header: Mapping[str, Any], project: Project | None) -> DictConfig:
+    """A trace's recorded config over today's defaults: each section the recording has replaced whole
+    (never merged: a recorded tool list must not gain today's tools); what it lacks (an older trace)
+    comes from today. Built once from plain data: a copy of today's config with sections then
+    replaced costs twice as much."""
+    from agent_harness.compose import compose_data, to_config
+    from tracing.replay_config import recorded_config
+
+    return to_config({**compose_data(project=project), **recorded_config(header["config"])})
 
 
 def _keep_recorded(override: Override, taken: set[str], live: set[str]) -> bool:
@@ -439,20 +445,14 @@ def _parts(plan: _Plan, session: ReplaySession) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
     from tracing.replay import ReplayLLM, ReplayTools
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
 
-    try:
-        llm = instantiate(plan.config.llm) if "llm" in plan.live else ReplayLLM(session=session)
-        if "tools" in plan.live:
-            tools = instantiate(plan.config.tools)
-        else:
-            # Exactly the recorded tool set (resolved from today's code, so a changed signature shows), never today's list.
-            listed = OmegaConf.select(plan.config, "tools.tools", default=None)
-            tools = ReplayTools(session=session, tools=instantiate(listed) if listed is not None else {})
-    except InstantiationException as err:
-        msg = f"cannot build the replay from its config: {' '.join(str(err).split())}"
-        raise ConfigError(msg) from None
+    llm = _instantiate(plan.config.llm, "replay") if "llm" in plan.live else ReplayLLM(session=session)
+    if "tools" in plan.live:
+        tools = _instantiate(plan.config.tools, "replay")
+    else:
+        # Exactly the recorded tool set (resolved from today's code, so a changed signature shows), never today's list.
+        listed = OmegaConf.select(plan.config, "tools.tools", default=None)
+        tools = ReplayTools(session=session, tools=_instantiate(listed, "replay") if listed is not None else {})
     return {"llm": llm, "tools": tools, "clock": session.clock}
 
 
@@ -513,16 +513,21 @@ def _replay_with(plan: _Plan, session: ReplaySession, parts: Mapping[str, Any], 
 # --------------------------------------------------------------------------- fork, resume, reuse
 
 
-def _build_live(config: DictConfig, what: str) -> tuple[Any, Any]:
-    """The live llm and tools a config names."""
+def _instantiate(node: Any, what: str) -> Any:
+    """The object a config node names (``_target_``); a failure is a ConfigError naming ``what`` was being built."""
     from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     try:
-        return instantiate(config.llm), instantiate(config.tools)
+        return instantiate(node)
     except InstantiationException as err:
         msg = f"cannot build the {what} from its config: {' '.join(str(err).split())}"
         raise ConfigError(msg) from None
+
+
+def _build_live(config: DictConfig, what: str) -> tuple[Any, Any]:
+    """The live llm and tools a config names."""
+    return _instantiate(config.llm, what), _instantiate(config.tools, what)
 
 
 def fork(
@@ -582,21 +587,15 @@ def resume(trace: str | Path, *overrides: str, project: Project | str | Path | N
     run left. A step that was in flight when the run stopped runs again from its start (its tool
     calls may run twice: at-least-once). The trace gets a resume record and replays whole from step 0.
     """
-    from omegaconf import OmegaConf
-
-    from agent_harness.compose import apply_overrides, compose, parse_overrides
-    from tracing.replay_config import RUN_SPECIFIC, recorded_config
+    from agent_harness.compose import apply_overrides, parse_overrides
+    from tracing.replay_config import RUN_SPECIFIC
 
     path = _trace_file(Path(trace))
     loaded = read_trace(path)
     _resumable(loaded)
     header = loaded.header
     found = _project(project)
-    config = compose(project=found).config
-    OmegaConf.set_struct(config, False)
-    kept = recorded_config(header["config"])
-    for key, value in kept.items():
-        config[key] = value
+    config = _recorded(header, found)
     recorded_workspace = (header["config"].get("tools") or {}).get("workspace") if isinstance(header["config"].get("tools"), Mapping) else None
     if recorded_workspace is not None:  # the workspace the run left, not a fresh one
         _set(config, "tools.workspace", str(recorded_workspace))
@@ -684,9 +683,8 @@ def _reuse_parts(config: DictConfig, data: Mapping[str, Any], info: RunInfo) -> 
         return {"llm": live_llm, "tools": live_tools}, prefix, info
     served = getattr(config.tools, "_target_", "") == "tracing.replay.ReplayTools"
     if served:  # tools=replay: recorded outputs while the prefix lasts, then the recorded tools run live
-        from hydra.utils import instantiate
-
-        live_tools = instantiate({"_target_": "agent.tools.Toolbox", "workspace": str(Path(str(data["run_dir"])) / "workspace"), "tools": OmegaConf.to_container(config.tools.tools) if "tools" in config.tools else {}})
+        listed = OmegaConf.to_container(config.tools.tools) if "tools" in config.tools else {}
+        live_tools = _instantiate({"_target_": "agent.tools.Toolbox", "workspace": str(Path(str(data["run_dir"])) / "workspace"), "tools": listed}, "run")
     prefix = Prefix(session=ReplaySession(loaded), until=None, strict=False)
     parts = {"llm": PrefixLLM(prefix=prefix, live=live_llm), "tools": PrefixTools(prefix=prefix, live=live_tools, serve_recorded=served), "clock": prefix.clock}
     reused = {"reuse": {"trace": str(loaded.path.resolve()), "run_id": loaded.header["run_id"]}}
@@ -705,11 +703,11 @@ class _NoPrefix:
 
 
 def _reuse_summary(prefix: Any, data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a reuse did, for the end record, status.json and the closing lines."""
     if prefix is None:
         return None
-    source = getattr(prefix, "source", None) or getattr(getattr(prefix, "session", None), "trace", None)
-    trace = source.path if hasattr(source, "path") else source
-    return {"trace": str(trace) if trace is not None else str(data.get("reuse")), "reused_steps": prefix.reused, "live_from": prefix.live_from, "reason": prefix.reason}
+    source = prefix.source if isinstance(prefix, _NoPrefix) else prefix.session.trace.path
+    return {"trace": str(source if source is not None else data.get("reuse")), "reused_steps": prefix.reused, "live_from": prefix.live_from, "reason": prefix.reason}
 
 
 # --------------------------------------------------------------------------- reading

@@ -119,6 +119,28 @@ def config_options(args: Sequence[str]) -> tuple[str | None, str | None, list[st
     return found.get("dir"), found.get("name"), rest
 
 
+def search_path_options(args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The entries of ``hydra.searchpath=[...]`` overrides among ``args`` (folders, ``file://`` or ``pkg://``), and the other arguments.
+
+    One that does not parse is left among the others, for Hydra to report.
+    """
+    from agent_harness.compose import parse_overrides
+
+    entries: list[str] = []
+    rest: list[str] = []
+    for arg in args:
+        if not arg.lstrip("+~").startswith("hydra.searchpath="):
+            rest.append(arg)
+            continue
+        try:
+            (override,) = parse_overrides([arg])
+        except ConfigError:
+            rest.append(arg)
+            continue
+        entries += [str(v) for v in override.value or ()] if isinstance(override.value, list) else [str(override.value)]
+    return entries, rest
+
+
 def project_for(config_dir: str | Path | None = None, config_name: str | None = None, *, start: str | Path | None = None) -> Project | None:
     """The project a command works in: the one ``start`` (default: the current folder) is in, if any.
 

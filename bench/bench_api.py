@@ -449,9 +449,9 @@ def peers_table(r: Results) -> Iterator[str]:
     for column, what in (
         ("bare", "ours: the loop, no tracing"),
         ("on", "ours: `TraceWriter.record`"),
-        ("replay", "ours: `api.load` + `gc.freeze()` + replay run + checks (as `agent replay`)"),
+        ("replay", "ours: `api.load` + replay run + checks, collector paused (as `agent replay`)"),
         ("replay_loop", "ours: the same minus the read"),
-        ("replay_gc", "ours: the full replay without `gc.freeze()`"),
+        ("replay_gc", "ours: the full replay with the collector on"),
     ):
         yield f"| {what} | {p.ours_stat(column).show()} |"
     yield f"| peers: `delta_chainhash` (minimal recorder) | {p.theirs('delta_chainhash').show()} |"

@@ -296,14 +296,14 @@ class Ours:
             path.unlink()
             return {"on": us(ns)}
         if variant in ("replay", "replay_gc"):
-            # replay: as `agent replay` runs it (agent_harness/cli/replay.py freezes the collector at its entry);
-            # replay_gc: the same without the freeze, as agent_harness.api.replay runs in any other process.
+            # replay: as `agent replay` runs it (the command pauses the cyclic collector, agent_harness/cli);
+            # replay_gc: the same with the collector on, as agent_harness.api.replay runs in any other process.
             freeze = variant == "replay"
-            t0 = time.perf_counter_ns()
-            trace = load(self.refs[n])  # as agent_harness.api.replay reads a trace
             if freeze:
-                gc.freeze()
+                gc.disable()
+            t0 = time.perf_counter_ns()
             try:
+                trace = load(self.refs[n])  # as agent_harness.api.replay reads a trace
                 t1 = time.perf_counter_ns()
                 run, session = replay_run(self.W, trace, n)
                 t2 = time.perf_counter_ns()
@@ -311,7 +311,7 @@ class Ours:
                 t3 = time.perf_counter_ns()
             finally:
                 if freeze:
-                    gc.unfreeze()
+                    gc.enable()
             if result.steps != n or result.cut_off:
                 msg = f"the replay should match {n} steps; it matched {result.steps} (cut off: {result.cut_off})"
                 raise RuntimeError(msg)
@@ -866,9 +866,9 @@ PEER_WHAT = {
 OUR_WHAT = {
     "bare": "`for step in AgentRun(...): pass`, no tracing",
     "on": "`TraceWriter.create(...)` + `.record(run)` (+ header, end record, close)",
-    "replay": "`api.load` (the read `api.replay` does), `gc.freeze()` (as `agent replay`), replay run, `drive(run, session.check_step)`, `session.finish`",
+    "replay": "`api.load` (the read `api.replay` does), replay run, `drive(run, session.check_step)`, `session.finish`, the collector paused (as `agent replay`)",
     "replay_loop": "the same replays minus the read",
-    "replay_gc": "the same full replay without `gc.freeze()` (as `agent_harness.api.replay` outside the CLI)",
+    "replay_gc": "the same full replay with the collector on (as `agent_harness.api.replay` outside the CLI)",
 }
 
 
@@ -946,7 +946,7 @@ def ratio_table(r: Results) -> Iterator[str]:
 def replay_table(r: Results) -> Iterator[str]:
     yield (
         "| N | full replay steps/s | µs/step (min-max) | of which the read (`api.load`) µs/step | replay loop steps/s | bare loop steps/s "
-        "| full replay / bare | building the run, µs once | without gc.freeze: steps/s | without: building the run, µs once |"
+        "| full replay / bare | building the run, µs once | collector on: steps/s | without: building the run, µs once |"
     )
     yield "|---|---|---|---|---|---|---|---|---|---|"
     o = r.ours
@@ -1084,7 +1084,7 @@ def observations(r: Results) -> Iterator[str]:
         f"- Replay at N={MAIN_N:,}: {full:.1f} µs/step ({1e6 / full:,.0f} steps/s) = the read (`api.load`) {read:.1f} (parse and check every "
         f"record, rebuild every prompt) + the replay run {loop:.1f} (backends, per-step checks, state hash)"
         + (f"; the minimal recorder's replay does both in {peer_stat(rep, 'us').median:.1f}" if rep else "")
-        + f". Without `gc.freeze()` building the replay run costs {o.stat(last, 'build_gc').median / 1e3:,.1f} ms once at "
+        + f". With the collector on, building the replay run costs {o.stat(last, 'build_gc').median / 1e3:,.1f} ms once at "
         f"N={last:,} against {o.stat(last, 'build').median / 1e3:,.2f} ms with it: the collector's first pass over the "
         "trace just read."
     )
@@ -1180,10 +1180,10 @@ def render(r: Results) -> str:
             "update as a memory update. Runs end `max_steps` after exactly N steps (checked). `on` = `TraceWriter.create` "
             "(fresh file, header from `make_header(config={}, ...)`) through `record` and `close`, fsync policy `never` (the "
             "minimal recorder flushes, no fsync). `replay` = `api.load` (`read_trace` without re-checking each prompt's digest, which the replay checks itself, as "
-            "`api.replay` reads) of a trace recorded once per N, then `gc.freeze()` (as "
-            "`agent replay` does, agent_harness/cli/replay.py) and `ReplaySession`, "
+            "`api.replay` reads) of a trace recorded once per N, with the cyclic collector paused throughout (as "
+            "`agent replay` does, agent_harness/cli), then `ReplaySession`, "
             "`ReplayLLM`, `ReplayTools` (the same tool, for its schema), `Runtime(clock=session.clock)`, `max_steps=N`, "
-            "`drive(run, session.check_step)`, `session.finish` (must report N steps matched), then `gc.unfreeze()`; "
+            "`drive(run, session.check_step)`, `session.finish` (must report N steps matched); "
             "`replay_gc` = the same without the freeze (as `agent_harness.api.replay` runs outside the CLI). These are the parts "
             "`api.replay` builds, built here from the library's pieces: the workload's initial scratch memory and stub "
             "backends are not a config the API composes, and the per-step work is what is compared."

@@ -7,7 +7,6 @@ raises TraceError with one line that says what and where.
 
 from __future__ import annotations
 
-import gc
 import os
 import stat
 from collections.abc import Iterator
@@ -262,19 +261,17 @@ class TraceStream:
 
 
 def read_trace(path: str | Path, *, check_prompts: bool = True) -> Trace:
-    """Read and check a whole trace, rebuilding each step's prompt (see TraceStream for ``check_prompts``)."""
-    # Records are plain JSON data, free of cycles; with the cyclic collector on, its full passes over
-    # a growing heap made reading 2x slower per step at 5,000 steps (bench/RESULTS-replay.md).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        stream = TraceStream(path, keep_prompts=True, check_prompts=check_prompts)
-        trace = Trace(path=stream.path, header=stream.header)
-        for record, _ in stream.steps():
-            trace.steps.append(record)
-            trace.prompts.append(stream.prompt.current)
-        trace.end, trace.torn, trace.edited, trace.resumes = stream.end, stream.torn, stream.edited, stream.resumes
-        return trace
-    finally:
-        if collecting:
-            gc.enable()
+    """Read and check a whole trace, rebuilding each step's prompt (see TraceStream for ``check_prompts``).
+
+    Records are plain JSON data, free of cycles: with the cyclic collector on, its full passes over a
+    growing heap make reading ~2x slower per step at 5,000 steps (bench/RESULTS-replay.md). The
+    collector is process-wide, so this leaves it alone; the ``agent`` command pauses it for its
+    replay, resume and trace commands (agent_harness/cli), and a caller reading long traces may too.
+    """
+    stream = TraceStream(path, keep_prompts=True, check_prompts=check_prompts)
+    trace = Trace(path=stream.path, header=stream.header)
+    for record, _ in stream.steps():
+        trace.steps.append(record)
+        trace.prompts.append(stream.prompt.current)
+    trace.end, trace.torn, trace.edited, trace.resumes = stream.end, stream.torn, stream.edited, stream.resumes
+    return trace

@@ -8,10 +8,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 USAGE = """\
@@ -51,6 +53,23 @@ def fail(message: str, status: int = 2) -> NoReturn:
     raise SystemExit(status)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for the command, as it was after.
+
+    A trace read into memory is plain JSON data, free of cycles, kept to the end: the collector's
+    full passes over it made reading and replaying ~2x slower per step at 5,000 steps
+    (bench/RESULTS-replay.md). Process-wide state, so only the command's entry sets it.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agent`` console script."""
     try:
@@ -86,14 +105,17 @@ def _main(args: list[str]) -> None:
     elif command == "replay":
         from agent_harness.cli.replay import main as replay_main
 
-        replay_main(rest)
+        with collector_paused():
+            replay_main(rest)
     elif command == "resume":
         from agent_harness.cli.resume import main as resume_main
 
-        resume_main(rest)
+        with collector_paused():
+            resume_main(rest)
     elif command == "trace":
         from agent_harness.cli.trace import main as trace_main
 
-        trace_main(rest)
+        with collector_paused():
+            trace_main(rest)
     else:
         fail(f"unknown command {command!r}; expected run, replay, resume or trace (see `agent --help`)")

@@ -15,29 +15,17 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from agent_harness.project import HARNESS_CONFIG, Project, config_options
+from agent_harness.project import HARNESS_CONFIG, Project, config_options, search_path_options
 
 
 def app_config(project: Project | None, argv: list[str]) -> tuple[str, str, list[str]]:
     """``(config_path, config_name, argv)`` for ``hydra.main`` running in ``project`` (``-cd``/``-cn`` already in it)."""
     if project is None:
         return HARNESS_CONFIG, "config", argv
-    from agent_harness.compose import parse_overrides, quoted
-    from agent_harness.errors import ConfigError
+    from agent_harness.compose import quoted
 
     _, _, rest = config_options(argv)
-    user_search: list[str] = []
-    kept: list[str] = []
-    for arg in rest:
-        if arg.lstrip("+~").startswith("hydra.searchpath="):
-            try:
-                (override,) = parse_overrides([arg])
-            except ConfigError:
-                kept.append(arg)  # Hydra reports it
-                continue
-            user_search += [str(v) for v in override.value or ()] if isinstance(override.value, list) else [str(override.value)]
-        else:
-            kept.append(arg)
+    user_search, kept = search_path_options(rest)
     folders = [str(folder) for folder in project.config_dirs]
     config_path = folders[0] if folders else HARNESS_CONFIG
     search = [*folders[1:], *user_search, HARNESS_CONFIG]

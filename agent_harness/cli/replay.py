@@ -5,7 +5,6 @@ A thin face over ``agent_harness.api``: the arguments become an API call, the re
 
 from __future__ import annotations
 
-import gc
 from pathlib import Path
 from typing import Any
 
@@ -77,9 +76,6 @@ def main(args: list[str]) -> None:
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep
 
-    # The trace is read-only data kept to the end: leave it out of the collector's passes while the
-    # replay runs (bench/RESULTS-replay.md). Process-wide, so done here at the command's entry.
-    gc.freeze()
     try:
         if is_sweep(path):
             if until is not None:
@@ -96,8 +92,6 @@ def main(args: list[str]) -> None:
                 raise SystemExit(1)
     except (TraceError, ConfigError) as err:
         fail(str(err))
-    finally:
-        gc.unfreeze()
 
 
 def project_options(args: list[str]) -> tuple[list[str], Any]:
@@ -106,31 +100,23 @@ def project_options(args: list[str]) -> tuple[list[str], Any]:
     The project around the -cd folder (so ``-cd path/to/project/conf`` from anywhere is that project,
     with its allowed_targets), else the one the current folder is in, with the folder searched first.
     """
+    import dataclasses
+
     from agent_harness.errors import ConfigError
-    from agent_harness.project import config_options, project_for
+    from agent_harness.project import Project, config_options, project_for, search_path_options
 
     try:
         config_dir, config_name, rest = config_options(args)
         project = project_for(config_dir, config_name)
-        searched = [a for a in rest if a.startswith("hydra.searchpath=")]
-        if searched:  # Hydra's own way to add config folders works here too: they are searched after the project's
-            project = _with_search_path(project, searched[-1])
-        return [a for a in rest if a not in searched], project
+        # Hydra's own way to add config folders works here too: they are searched after the project's.
+        entries, rest = search_path_options(rest)
     except ConfigError as err:
         fail(str(err))
-
-
-def _with_search_path(project: Any, override: str) -> Any:
-    """``project`` (or the current folder as one) with the folders of a ``hydra.searchpath=[...]`` override added."""
-    import dataclasses
-
-    from agent_harness.compose import parse_overrides
-    from agent_harness.project import Project
-
-    (parsed,) = parse_overrides([override])
-    folders = tuple(Path(str(entry).removeprefix("file://")).resolve() for entry in (parsed.value or []) if not str(entry).startswith("pkg://"))
-    base = project or Project(root=Path.cwd(), name=Path.cwd().name)
-    return dataclasses.replace(base, config_dirs=(*base.config_dirs, *folders))
+    folders = tuple(Path(e.removeprefix("file://")).resolve() for e in entries if not e.startswith("pkg://"))
+    if folders:
+        base = project or Project(root=Path.cwd(), name=Path.cwd().name)
+        project = dataclasses.replace(base, config_dirs=(*base.config_dirs, *folders))
+    return rest, project
 
 
 def _print(value: Any, *, as_json: bool) -> None:
