@@ -32,6 +32,16 @@ class TestRun:
         assert a[0]["overrides"] == ["trace=true", "tracePath='a.jsonl'"]
         assert a[0]["choices"]["llm"] == "scripted" and a[0]["config"]["task"]["name"] == "invoices"
 
+    def test_an_option_needing_a_key_the_config_lacks_says_which(self, tmp_path: Path) -> None:
+        """llm=scripted plays task.script: a task without one is a one-line error naming both keys, exit 2, nothing run."""
+        result = agent("run", "~task.script", cwd=tmp_path)
+        assert result.returncode == 2
+        assert one_line_error(result) == (
+            "agent: error: cannot resolve the config: llm.script is ${task.script}, and the config has no task.script; "
+            "set it (task.script=...) or choose options that do not need it"
+        )
+        assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
+
     def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
         """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""
         name = "my traces/it's a,b=c.jsonl"
@@ -131,7 +141,7 @@ class TestHelp:
         """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""
         result = agent("run", "--cfg", "job", "task=recipes", cwd=tmp_path)
         assert result.returncode == 0 and "name: recipes" in result.stdout and "max_steps: 20" in result.stdout
-        assert not (tmp_path / "outputs").exists()
+        assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
 
     def test_shell_completion_completes_run_overrides(self, tmp_path: Path) -> None:
         """Hydra's bash completion, installed for `agent`, completes group options after `agent run`."""
