@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import orjson
 
-from tests.conftest import agent, one_line_error
+from tests.conftest import AGENT, agent, one_line_error
 
 
 class TestRun:
@@ -41,6 +42,19 @@ class TestRun:
             "set it (task.script=...) or choose options that do not need it"
         )
         assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
+
+    def test_a_reader_that_went_away_does_not_fail_the_run(self, tmp_path: Path) -> None:
+        """`agent run --trace T | head` with head gone: exit 0, nothing on stderr, status.json and the trace say finished."""
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # gone before the run writes a byte: every write to stdout fails, deterministically
+        try:
+            result = subprocess.run([AGENT, "run", "--trace", "t.jsonl"], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        finally:
+            os.close(write_end)
+        assert (result.returncode, result.stderr) == (0, "")
+        status = orjson.loads(next(tmp_path.glob("outputs/*/*/status.json")).read_bytes())
+        assert status["status"] == "finished" and status.get("error") is None
+        assert orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[-1])["status"] == "finished"
 
     def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
         """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""
