@@ -55,6 +55,7 @@ class AgentRun:
 
     def __iter__(self) -> Iterator[Step]:
         llm, tools, runtime = self.llm, self.tools, self.runtime
+        view = runtime.view  # tools get the read-only view, never the Runtime itself
         while self.state.step < self.max_steps:
             state = self.state
             request = LLMRequest(messages=state.messages, tools=tools.schemas, model=llm.model, params=llm.params)
@@ -72,7 +73,7 @@ class AgentRun:
             # become one new state at the end (one History.append, one AgentState per step).
             added, memory, results = [response.message], state.memory, []
             for call in response.tool_calls:
-                result = recordable_result(tools.call(call, memory=memory, runtime=runtime))
+                result = recordable_result(tools.call(call, memory=memory, runtime=view))
                 memory = with_update(memory, result.memory_update)
                 added.append(tool_message(result))
                 results.append(result)

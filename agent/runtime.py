@@ -11,6 +11,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
+@dataclass(frozen=True, slots=True)
+class RuntimeView:
+    """What a tool sees of the run's runtime: clock reads and the run's random generator, nothing to rewrite.
+
+    ``now`` goes through the runtime, so each read is recorded with its step and a replay hands the
+    same value back; a tool cannot swap the clock, reseed the run or touch the recorded reads.
+    """
+
+    now: Callable[[], float]
+    """The current time in seconds since the epoch, from the run's clock (recorded for replay)."""
+    rng: random.Random
+    """The run's random generator, seeded from the config: the only randomness a tool may use."""
+    seed: int
+    """The seed the run's generator started from."""
+
+
 @dataclass(slots=True)
 class Runtime:
     """Clock and seeded random generator of one run."""
@@ -24,9 +40,12 @@ class Runtime:
     reads: list[float] = field(init=False, default_factory=list)
     """Clock values handed out since the loop last took them: a trace keeps them per step so a
     replay can hand the same values to the same reads."""
+    view: RuntimeView = field(init=False)
+    """The read-only view handed to tools (``ToolContext.runtime``)."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
+        self.view = RuntimeView(now=self.now, rng=self.rng, seed=self.seed)
 
     def now(self) -> float:
         """The current time, from the runtime's clock."""

@@ -136,6 +136,10 @@ class History(Sequence[Message]):
         """The messages added after ``earlier``, which this history must continue."""
         return self._log.items[earlier._n : self._n]
 
+    def tail(self, start: int) -> list[Message]:
+        """The messages from index ``start`` on (copying only those: ``self[start:]`` copies the whole history)."""
+        return self._log.items[start : self._n]
+
     def __len__(self) -> int:
         return self._n
 

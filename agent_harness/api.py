@@ -320,8 +320,8 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
         msg = f"replay.config={mode} is not a replay mode; expected one of: {', '.join(MODES)}"
         raise ConfigError(msg)
     header = trace.header
-    parsed = parse_overrides(list(overrides))
     recorded_choices = dict(header.get("choices") or {})
+    parsed = parse_overrides([_own_tools(o, recorded_choices) for o in overrides])
     known_groups = set(recorded_choices) | set(compose(project=project).choices)  # a trace of a composed config names none
     groups = {o.key: o for o in parsed if "." not in o.key and "/" not in o.key and not o.deletes and o.key in known_groups}
     for group, override in list(groups.items()):
@@ -371,6 +371,18 @@ def _plan(trace: Trace, overrides: Sequence[str], mode: str, run_dir: Path | Non
     plan.data = resolved(config)
     plan.drift = tuple(replay_drift(header["config"], plan.data, llm_replayed="llm" not in live_groups))
     return plan
+
+
+def _own_tools(override: str, recorded_choices: Mapping[str, Any]) -> str:
+    """``tools=live`` in a replay means the run's own tools, live: the recorded tools option.
+
+    A project's trace records its own option (``tools=helpdesk``); taken literally, ``tools=live``
+    would swap in the harness's demo toolbox and diverge at the first request on the tool list.
+    """
+    recorded = recorded_choices.get("tools")
+    if override.replace(" ", "") == "tools=live" and recorded not in (None, "live", "replay"):
+        return f"tools={recorded}"
+    return override
 
 
 def _recorded(header: Mapping[str, Any], project: Project | None) -> DictConfig:

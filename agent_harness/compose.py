@@ -229,10 +229,15 @@ def suggestion(config: DictConfig, key: str) -> str:
 
 def resolved(config: DictConfig) -> dict[str, Any]:
     """``config`` as plain data with every interpolation resolved; an interpolation that cannot resolve is a ConfigError."""
-    from omegaconf.errors import OmegaConfBaseException
+    from omegaconf.errors import InterpolationKeyError, OmegaConfBaseException
 
     try:
         data = OmegaConf.to_container(config, resolve=True)
+    except InterpolationKeyError as err:
+        # The common case of a chosen option needing a key another option lacks (llm=scripted plays task.script).
+        missing = str(err).split("'")[1] if str(err).count("'") >= 2 else "it"
+        msg = f"cannot resolve the config: {err.full_key} is ${{{missing}}}, and the config has no {missing}; set it ({missing}=...) or choose options that do not need it"
+        raise ConfigError(msg) from None
     except OmegaConfBaseException as err:
         msg = f"cannot resolve the config: {one_line(err)}"
         raise ConfigError(msg) from None

@@ -27,9 +27,12 @@ def completion(*, content: str | None = None, tool_calls: list[tuple[str, str, s
 
 
 class FakeOpenAI:
-    """Answers POST /v1/chat/completions from a list of (status, body) replies, and keeps every request."""
+    """Answers POST /v1/chat/completions from a list of (status, body) replies, and keeps every request.
 
-    def __init__(self, replies: list[tuple[int, dict[str, Any]]]) -> None:
+    A body given as bytes is sent as it is, as text/html (a proxy's error page, say).
+    """
+
+    def __init__(self, replies: list[tuple[int, dict[str, Any] | bytes]]) -> None:
         self.replies = list(replies)
         self.requests: list[dict[str, Any]] = []  # {"headers": {...}, "body": {...}}
         server = self
@@ -44,9 +47,9 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length))
                 server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
                 status, reply = server.replies.pop(0) if server.replies else (500, {"error": {"message": "no more replies"}})
-                data = json.dumps(reply).encode()
+                data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", "text/html" if isinstance(reply, bytes) else "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

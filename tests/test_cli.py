@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import orjson
 
-from tests.conftest import agent, one_line_error
+from tests.conftest import AGENT, agent, one_line_error
 
 
 class TestRun:
@@ -31,6 +32,29 @@ class TestRun:
         assert [r["state"]["sha256"] for r in a[1:-1]] == [r["state"]["sha256"] for r in b[1:-1]]
         assert a[0]["overrides"] == ["trace=true", "tracePath='a.jsonl'"]
         assert a[0]["choices"]["llm"] == "scripted" and a[0]["config"]["task"]["name"] == "invoices"
+
+    def test_an_option_needing_a_key_the_config_lacks_says_which(self, tmp_path: Path) -> None:
+        """llm=scripted plays task.script: a task without one is a one-line error naming both keys, exit 2, nothing run."""
+        result = agent("run", "~task.script", cwd=tmp_path)
+        assert result.returncode == 2
+        assert one_line_error(result) == (
+            "agent: error: cannot resolve the config: llm.script is ${task.script}, and the config has no task.script; "
+            "set it (task.script=...) or choose options that do not need it"
+        )
+        assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
+
+    def test_a_reader_that_went_away_does_not_fail_the_run(self, tmp_path: Path) -> None:
+        """`agent run --trace T | head` with head gone: exit 0, nothing on stderr, status.json and the trace say finished."""
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # gone before the run writes a byte: every write to stdout fails, deterministically
+        try:
+            result = subprocess.run([AGENT, "run", "--trace", "t.jsonl"], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        finally:
+            os.close(write_end)
+        assert (result.returncode, result.stderr) == (0, "")
+        status = orjson.loads(next(tmp_path.glob("outputs/*/*/status.json")).read_bytes())
+        assert status["status"] == "finished" and status.get("error") is None
+        assert orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[-1])["status"] == "finished"
 
     def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
         """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""
@@ -131,7 +155,7 @@ class TestHelp:
         """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""
         result = agent("run", "--cfg", "job", "task=recipes", cwd=tmp_path)
         assert result.returncode == 0 and "name: recipes" in result.stdout and "max_steps: 20" in result.stdout
-        assert not (tmp_path / "outputs").exists()
+        assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
 
     def test_shell_completion_completes_run_overrides(self, tmp_path: Path) -> None:
         """Hydra's bash completion, installed for `agent`, completes group options after `agent run`."""

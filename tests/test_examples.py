@@ -137,6 +137,12 @@ class TestOwnProjectReplays:
         assert result.returncode == 0, result.stdout + result.stderr
         assert (project / "runs" / "mixed" / "workspace" / "outbox" / "T-1001.md").is_file()
 
+    def test_tools_live_means_the_projects_own_tools_in_a_replay(self, recorded: Path, project: Path) -> None:
+        """tools=live (the README's mixed mode) runs the recorded option (helpdesk) live, not the harness's demo toolbox."""
+        result = agent("replay", "refund.jsonl", "tools=live", "hydra.run.dir=runs/mixed-live", cwd=project, env=env_for(project))
+        assert (result.returncode, result.stdout.strip()) == (0, "replay OK: 5 steps matched (refund.jsonl)"), result.stdout + result.stderr
+        assert (project / "runs" / "mixed-live" / "workspace" / "outbox" / "T-1001.md").is_file()
+
     def test_replay_from_a_subfolder_of_the_project(self, recorded: Path, project: Path) -> None:
         """The project is found by walking up, as pytest and ruff find theirs."""
         result = agent("replay", "../refund.jsonl", "replay.config=current", cwd=project / "support_agent", env=env_for(project))

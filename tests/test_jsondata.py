@@ -75,7 +75,7 @@ class TestToolboxAppliesTheRule:
         return Toolbox(workspace=tmp_path, tools=tools | {"keep": lambda: ToolOutput("kept", memory={"seen": odd_tools.TAGS, 7: (1, 2)})})
 
     def call(self, toolbox: Toolbox, name: str) -> Any:
-        return toolbox.call(ToolCall(id="c", name=name, arguments="{}"), memory={}, runtime=Runtime(seed=0))
+        return toolbox.call(ToolCall(id="c", name=name, arguments="{}"), memory={}, runtime=Runtime(seed=0).view)
 
     def test_outputs_and_memory_updates_are_converted(self, tmp_path: Path) -> None:
         """The toolbox hands back JSON data, output and memory update alike."""

@@ -84,6 +84,16 @@ class TestOpenAIBackend:
         assert call["arguments"] == '{"expression": 1 +' and "not valid JSON" in call["error"]
         assert server.requests[1]["body"]["messages"][-1]["content"].startswith("error: arguments are not valid JSON")
 
+    def test_an_answer_that_is_not_a_completion_ends_the_run_as_error(self, tmp_path: Path) -> None:
+        """A 200 whose body is not JSON (a proxy's page) or has no choices: status error naming what came, exit 1."""
+        odd = ((b"<html>502 from a proxy</html>", "the endpoint's answer is not JSON"), ({"choices": []}, "the endpoint answered with no choices (model test-model)"))
+        for number, (reply, says) in enumerate(odd):
+            server = FakeOpenAI([(200, reply)])
+            with server.running():
+                result = run_against(server, tmp_path, "--trace", f"t{number}.jsonl")
+            assert result.returncode == 1 and result.stdout.startswith("error after 0 steps: LLM call failed:"), result.stdout + result.stderr
+            assert says in result.stdout
+
     def test_missing_key_without_base_url_is_unusable_input(self, tmp_path: Path) -> None:
         """Asking OpenAI itself with no key set fails before any request, naming the variable."""
         result = agent("run", "llm=openai", cwd=tmp_path, env=env())

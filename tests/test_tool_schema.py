@@ -91,7 +91,7 @@ RECEIVED: list[dict[str, Any]] = []
 
 def call(toolbox: Toolbox, name: str, arguments: Any) -> Any:
     raw = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
-    return toolbox.call(ToolCall(id="c1", name=name, arguments=raw), memory={}, runtime=Runtime())
+    return toolbox.call(ToolCall(id="c1", name=name, arguments=raw), memory={}, runtime=Runtime().view)
 
 
 VALID = {"mode": "fast", "unit": "celsius", "tags": ["a"], "counts": {"a": 1}, "tag": {"name": "n"}, "point": {"x": 1}}

@@ -8,9 +8,11 @@ from typing import Any
 
 import orjson
 import pytest
+from agent.llm.scripted import ScriptedLLM
+from agent.loop import AgentRun, start_state
 from agent.records import ToolCall
 from agent.runtime import Runtime
-from agent.tools import Toolbox, ToolError, ToolOutput
+from agent.tools import Toolbox, ToolContext, ToolError, ToolOutput
 from agent.tools.calculator import calculator
 from agent.tools.files import list_files, read_file, write_file
 from agent.tools.memory import recall, remember
@@ -18,7 +20,7 @@ from agent.tools.memory import recall, remember
 
 def call(toolbox: Toolbox, name: str, arguments: Any, memory: dict[str, Any] | None = None):  # noqa: ANN201
     raw = arguments if isinstance(arguments, str) else orjson.dumps(arguments).decode()
-    return toolbox.call(ToolCall(id="c1", name=name, arguments=raw), memory=memory or {}, runtime=Runtime())
+    return toolbox.call(ToolCall(id="c1", name=name, arguments=raw), memory=memory or {}, runtime=Runtime().view)
 
 
 @pytest.fixture
@@ -123,3 +125,28 @@ class TestToolbox:
     def test_tool_output_carries_memory(self) -> None:
         """ToolOutput is how a tool asks for a state change."""
         assert remember("k", 1) == ToolOutput(output="remembered k", memory={"k": 1})
+
+
+class TestRuntimeView:
+    def test_a_tool_reads_the_clock_and_rng_but_cannot_rewrite_the_runtime(self, tmp_path: Path) -> None:
+        """ctx.runtime is a read-only view: reads are recorded with the step; clock, seed and reads stay the run's."""
+        seen: dict[str, Any] = {}
+
+        def meddle(ctx: ToolContext) -> str:
+            """Tries to change what it should only read."""
+            seen["now"], seen["draw"] = ctx.runtime.now(), ctx.runtime.rng.random()
+            for name, value in (("now", lambda: 0.0), ("rng", None), ("seed", 9)):
+                with pytest.raises(AttributeError):  # frozen: FrozenInstanceError is an AttributeError
+                    setattr(ctx.runtime, name, value)
+            seen["has_reads"] = hasattr(ctx.runtime, "reads") or hasattr(ctx.runtime, "take_reads")
+            return "tried"
+
+        ticks = iter(float(n) for n in range(100, 200))
+        runtime = Runtime(seed=5, clock=lambda: next(ticks))
+        script = [{"tool_calls": [{"name": "meddle", "arguments": {}}]}, {"content": "done"}]
+        run = AgentRun(state=start_state(system_prompt="s", prompt="p"), llm=ScriptedLLM(script=script), tools=Toolbox(workspace=tmp_path, tools={"meddle": meddle}), runtime=runtime, max_steps=3)
+        steps = list(run)
+        assert run.outcome is not None and run.outcome.failed_tool_calls == 0
+        assert seen == {"now": 101.0, "draw": Runtime(seed=5).rng.random(), "has_reads": False}
+        assert steps[0].clock == (100.0, 101.0)  # the step's own timestamp read, then the tool's
+        assert steps[1].clock == (102.0,) and runtime.seed == 5 and runtime.clock() == 103.0  # still the run's clock

@@ -30,9 +30,7 @@ class Trace:
     steps: list[dict[str, Any]] = field(default_factory=list)
     """Step records, with ``tools`` and ``state.memory`` filled in where the writer left them out."""
     prompts: list[History] = field(default_factory=list)
-    """The full prompt of each step, rebuilt and checked against its recorded sha256."""
-    edited: list[int] = field(default_factory=list)
-    """Steps whose rebuilt prompt does not match its recorded sha256 (only when read with ``check_prompts=False``)."""
+    """The full prompt of each step, rebuilt (and checked against its recorded sha256 unless read with ``check_prompts=False``)."""
     end: dict[str, Any] | None = None
     """The end record; None when the run was cut off."""
     torn: bool = False
@@ -40,10 +38,24 @@ class Trace:
     resumes: list[dict[str, Any]] = field(default_factory=list)
     """The resume records: where the run was resumed from its trace, and why."""
 
+    _edited: list[int] | None = field(default=None, repr=False)
+
     @property
     def cut_off(self) -> bool:
         """Whether the recording stops before the run's end record."""
         return self.end is None
+
+    @property
+    def edited(self) -> list[int]:
+        """Steps whose rebuilt prompt does not match its recorded sha256: edited or damaged after recording.
+
+        Always empty for a trace read with ``check_prompts=True`` (such a trace is refused). Otherwise
+        worked out on first use: a replay compares its own prompts with the recorded digests step by
+        step, so it asks only when it finds a difference and needs to know whether the trace explains it.
+        """
+        if self._edited is None:
+            self._edited = [index for index, (record, prompt) in enumerate(zip(self.steps, self.prompts, strict=True)) if prompt.digest() != record["messages"]["sha256"]]
+        return self._edited
 
 
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -143,19 +155,23 @@ def _check_header(record: Any, where: str) -> None:
 
 
 class _FullPrompts:
-    """Keeps every step's whole prompt (for replay and diff): a History, sharing storage between steps."""
+    """Keeps every step's whole prompt (for replay and diff): a History, sharing storage between steps.
 
-    def __init__(self) -> None:
+    Digested only when the prompts are checked as they are read (see ``Trace.edited`` otherwise).
+    """
+
+    def __init__(self, *, digest: bool) -> None:
         self.current = History()
+        self.digest = digest
 
     def __len__(self) -> int:
         return len(self.current)
 
-    def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str]:
+    def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str | None]:
         previous = self.current
         base = previous if kept == len(previous) else History(previous[:kept])
         self.current = base.append(*new)
-        return len(self.current), self.current.digest()
+        return len(self.current), self.current.digest() if self.digest else None
 
 
 class _PromptDigests:
@@ -182,7 +198,8 @@ class TraceStream:
 
     A rebuilt prompt that does not match its recorded sha256 means the trace was damaged or edited
     after recording: by default that is a TraceError; with ``check_prompts=False`` the step is listed
-    in ``edited`` instead, for a replay, which then finds where the recording and the run part.
+    in ``edited`` instead (with ``keep_prompts`` too, nothing is digested here: ``Trace.edited`` and a
+    replay, which digests its own prompts anyway, find such steps).
     """
 
     def __init__(self, path: str | Path, *, keep_prompts: bool = False, check_prompts: bool = True) -> None:
@@ -192,7 +209,7 @@ class TraceStream:
         self.header: dict[str, Any] = header  # type: ignore[assignment]
         self.end: dict[str, Any] | None = None
         self.torn = False
-        self.prompt: Any = _FullPrompts() if keep_prompts else _PromptDigests()
+        self.prompt: Any = _FullPrompts(digest=check_prompts) if keep_prompts else _PromptDigests()
         self.check_prompts = check_prompts
         self.edited: list[int] = []
         self.resumes: list[dict[str, Any]] = []
@@ -250,7 +267,7 @@ class TraceStream:
                 raise TraceError(msg)
             messages["new"] = resolve_references(messages["new"], previous, where)
             length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
-            if digest != messages["sha256"]:
+            if digest is not None and digest != messages["sha256"]:
                 if self.check_prompts:
                     msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt or was edited"
                     raise TraceError(msg)
@@ -269,9 +286,9 @@ def read_trace(path: str | Path, *, check_prompts: bool = True) -> Trace:
     replay, resume and trace commands (agent_harness/cli), and a caller reading long traces may too.
     """
     stream = TraceStream(path, keep_prompts=True, check_prompts=check_prompts)
-    trace = Trace(path=stream.path, header=stream.header)
+    trace = Trace(path=stream.path, header=stream.header, _edited=[] if check_prompts else None)
     for record, _ in stream.steps():
         trace.steps.append(record)
         trace.prompts.append(stream.prompt.current)
-    trace.end, trace.torn, trace.edited, trace.resumes = stream.end, stream.torn, stream.edited, stream.resumes
+    trace.end, trace.torn, trace.resumes = stream.end, stream.torn, stream.resumes
     return trace

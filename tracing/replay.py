@@ -241,7 +241,6 @@ class ReplaySession:
         self._call = 0
         self._clock = 0
         self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
-        self._edited = set(trace.edited)
         self._state_hash = state_hash_rule(trace.header["schema_version"])  # the recording's own rule, for older traces
 
     def _diverged(self, *, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None, step: int | None = None) -> Diverged:
@@ -266,7 +265,7 @@ class ReplaySession:
 
     def _likely_cause(self, what: What, found: Sequence[Difference], step: int) -> str:
         """The likeliest reason for a difference, from the facts: an edit, drift, a live backend, the kind of field."""
-        edited = min(self._edited, default=None)
+        edited = min(self.trace.edited, default=None)
         if edited is not None and edited <= step + 1:
             # A response or tool output changed in the trace shows in the next step's rebuilt prompt.
             return f"the trace was edited after recording: the messages it holds for step {edited} do not match the sha256 recorded with them"
@@ -372,7 +371,7 @@ class ReplaySession:
             raise self._diverged(what="tool_call", summary=summary, call=len(step.results))
         if self._state_hash(step.state) != recorded["state"]["sha256"]:
             self._state_diverged(step, step.state.summary(), recorded["state"])
-        if self.step in self._edited and _digest(step.request.messages) == recorded["messages"]["sha256"]:
+        if _digest(step.request.messages) == recorded["messages"]["sha256"] and not self._holds_prompt(step.request.messages, recorded):
             msg = (
                 f"{self.trace.path}: the messages it holds for step {self.step} do not match the sha256 recorded with them, "
                 "though the replayed agent sent the recorded prompt: the trace was damaged or edited after recording"
@@ -381,11 +380,25 @@ class ReplaySession:
         self.step += 1
         self._call = self._clock = 0
 
+    def _holds_prompt(self, sent: Sequence[Any], recorded: dict[str, Any]) -> bool:
+        """Whether the trace holds the prompt the agent sent (which matched the recorded sha256).
+
+        The trace is read without digesting its prompts (the replay digests its own): the messages the
+        step record added are compared with the sent ones instead, the rest being the previous step's,
+        compared then. The replayed answer is the very object the trace holds, so most of this is an
+        identity check; only on a difference are the trace's own messages digested to decide.
+        """
+        stored, kept = self.trace.prompts[self.step], recorded["messages"]["kept"]
+        added = sent.tail(kept) if isinstance(sent, History) else list(sent)[kept:]
+        if len(stored) == len(sent) and stored.tail(kept) == added:
+            return True
+        return stored.digest() == recorded["messages"]["sha256"]
+
     def _state_diverged(self, step: Step, summary: dict[str, Any], recorded: dict[str, Any]) -> None:
         expected = {k: v for k, v in recorded.items() if k != "sha256"}
         found = differences(expected, summary, prefix="state")
         after = self.step + 1
-        if after < len(self.trace.prompts) and after not in self._edited and expected.get("messages") != summary["messages"]:
+        if after < len(self.trace.prompts) and after not in self.trace.edited and expected.get("messages") != summary["messages"]:
             # The next recorded prompt is the recorded history after this step: show the messages that differ,
             # in place of the history's digest and count, which only say that something did.
             messages = message_differences(self.trace.prompts[after], step.state.messages)

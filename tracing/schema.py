@@ -264,6 +264,23 @@ def _message_ok(message: Any) -> bool:
     return True
 
 
+def _usage_ok(usage: Any) -> bool:
+    """USAGE's test (None passes: a backend that reports no usage)."""
+    if usage is None:
+        return True
+    return type(usage) is dict and _count(usage.get("prompt_tokens")) and _count(usage.get("completion_tokens")) and ("total_tokens" not in usage or _count(usage["total_tokens"]))
+
+
+def _scalars(value: Any) -> bool:
+    """An object of scalars only (params, memory updates): ANY passes it without a walk."""
+    if type(value) is not dict:
+        return False
+    for item in value.values():
+        if type(item) not in _SCALARS:
+            return ANY(value) is None
+    return True
+
+
 def _reference_ok(entry: Any) -> bool:
     if type(entry) is not dict or "role" in entry:
         return False
@@ -280,24 +297,23 @@ def _step_ok(record: dict[str, Any]) -> bool:
         messages, response, state = record["messages"], record["response"], record["state"]
         if not (_count(record["index"]) and _time(record["timestamp"]) and type(record["model"]) is str):
             return False
-        if type(record["params"]) is not dict or ANY(record["params"]) is not None:
+        if not _scalars(record["params"]):
             return False
         if type(messages) is not dict or not _count(messages["kept"]) or type(messages["sha256"]) is not str or type(messages["new"]) is not list:
             return False
-        if not all(_message_ok(m) or _reference_ok(m) for m in messages["new"]):
-            return False
-        if type(response) is not dict or not _message_ok(response["message"]) or not _number(response["latency_s"]):
-            return False
-        if response["usage"] is not None and USAGE(response["usage"]) is not None:
+        for message in messages["new"]:
+            if not (_message_ok(message) or _reference_ok(message)):
+                return False
+        if type(response) is not dict or not _message_ok(response["message"]) or not _number(response["latency_s"]) or not _usage_ok(response["usage"]):
             return False
         if type(record["tool_calls"]) is not list:
             return False
         for call in record["tool_calls"]:
-            if type(call) is not dict or not all(type(call[k]) is str for k in ("id", "name", "arguments")):
+            if type(call) is not dict or type(call["id"]) is not str or type(call["name"]) is not str or type(call["arguments"]) is not str:
                 return False
             if not (call["error"] is None or type(call["error"]) is str) or not _plain(call["output"]):
                 return False
-            if type(call["memory_update"]) is not dict or ANY(call["memory_update"]) is not None or not _number(call["latency_s"]):
+            if not _scalars(call["memory_update"]) or not _number(call["latency_s"]):
                 return False
         if type(state) is not dict or type(state["sha256"]) is not str or not _count(state["step"]) or type(state["done"]) is not bool:
             return False

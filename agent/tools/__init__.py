@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from agent.frozen import fast_init
 from agent.jsondata import NotJSONData, to_json_data
 from agent.records import ToolCall, ToolResult
-from agent.runtime import Runtime
+from agent.runtime import RuntimeView
 from agent.tools.schema import CONTEXT_PARAMETER, ArgumentError, ToolArguments
 
 
@@ -34,8 +34,8 @@ class ToolContext:
     """The folder the file tools are confined to."""
     memory: Mapping[str, Any]
     """The agent's memory, read-only."""
-    runtime: Runtime
-    """The run's clock and random generator."""
+    runtime: RuntimeView
+    """The run's clock and random generator, read-only (``Runtime(seed=0).view`` in a test)."""
 
 
 @fast_init
@@ -55,7 +55,7 @@ class Tools(Protocol):
     schemas: tuple[Mapping[str, Any], ...]
     """The JSON schema of each tool, sent to the model."""
 
-    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
+    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: RuntimeView) -> ToolResult:
         """Run ``call``; every failure becomes a ToolResult with ``error`` set, never an exception."""
         ...
 
@@ -70,7 +70,7 @@ class Toolbox:
         self._dispatch = {name: (fn, ToolArguments(name, fn)) for name, fn in self.functions.items()}
         self.schemas = tuple(arguments.schema for _, arguments in self._dispatch.values())
 
-    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: Runtime) -> ToolResult:
+    def call(self, call: ToolCall, *, memory: Mapping[str, Any], runtime: RuntimeView) -> ToolResult:
         """Validate and run one call; unknown tools, bad arguments and exceptions become error results."""
         started = _clock()
         entry = self._dispatch.get(call.name)

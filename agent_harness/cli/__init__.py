@@ -13,7 +13,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import NoReturn
 
 USAGE = """\
@@ -70,12 +70,31 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _reader_gone() -> None:
+    """Send the rest of our output nowhere: `agent ... | head` closed our stdout, and there is nothing more to say."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def say(lines: Iterable[str]) -> None:
+    """Print ``lines`` now; a reader that went away silences the rest instead of failing the command.
+
+    For output printed inside a Hydra job: a BrokenPipeError there would fail the job (status.json
+    ``failed`` for a run whose trace ended ``finished``) and make Hydra print "Error executing job".
+    """
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _reader_gone()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``agent`` console script."""
     try:
         _main(list(sys.argv[1:] if argv is None else argv))
     except BrokenPipeError:  # `agent ... | head` closed our stdout: nothing more to say
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _reader_gone()
     except KeyboardInterrupt:  # a second Ctrl-C (the first ends the run as interrupted, its trace whole): one line, no traceback
         print("agent: interrupted", file=sys.stderr)
         raise SystemExit(1) from None

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_harness.cli import fail
+from agent_harness.cli import fail, say
 from agent_harness.compose import quoted
 
 if TYPE_CHECKING:
@@ -205,8 +205,7 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
     except (TraceError, ConfigError) as err:
         unusable(str(err))
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
-    for line in result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""):
-        print(line)
+    say(result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""))
     summary = result.summary()
     if result.outcome.status == "interrupted" and stop_requested() == "SIGTERM" and cfg.get("resume") and os.environ.get("SLURM_JOB_ID"):
         # A SLURM job recorded with resume=true and stopped by SIGTERM may be requeued (preemption, scontrol

@@ -14,7 +14,7 @@ SEED = Path(__file__).parents[1] / "seeds" / "helpdesk"
 
 
 def context(workspace: Path = SEED) -> ToolContext:
-    return ToolContext(workspace=workspace, memory={}, runtime=Runtime(seed=0))
+    return ToolContext(workspace=workspace, memory={}, runtime=Runtime(seed=0).view)
 
 
 def test_lookup_order_returns_the_row_as_data() -> None:
