@@ -40,7 +40,7 @@ class Runtime:
     reads: list[float] = field(init=False, default_factory=list)
     """Clock values handed out since the loop last took them: a trace keeps them per step so a
     replay can hand the same values to the same reads."""
-    view: RuntimeView = field(init=False)
+    view: RuntimeView = field(init=False, repr=False, compare=False)
     """The read-only view handed to tools (``ToolContext.runtime``)."""
 
     def __post_init__(self) -> None:

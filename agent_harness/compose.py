@@ -235,7 +235,12 @@ def resolved(config: DictConfig) -> dict[str, Any]:
         data = OmegaConf.to_container(config, resolve=True)
     except InterpolationKeyError as err:
         # The common case of a chosen option needing a key another option lacks (llm=scripted plays task.script).
-        missing = str(err).split("'")[1] if str(err).count("'") >= 2 else "it"
+        # OmegaConf names the missing key only in its message: "Interpolation key 'task.script' not found".
+        quoted_parts = str(err).split("'")
+        if len(quoted_parts) < 3:
+            msg = f"cannot resolve the config: {one_line(err)}"
+            raise ConfigError(msg) from None
+        missing = quoted_parts[1]
         msg = f"cannot resolve the config: {err.full_key} is ${{{missing}}}, and the config has no {missing}; set it ({missing}=...) or choose options that do not need it"
         raise ConfigError(msg) from None
     except OmegaConfBaseException as err:
