@@ -8,7 +8,7 @@ from pathlib import Path
 
 import orjson
 
-from tests.conftest import AGENT, agent, one_line_error
+from tests.conftest import AGENT, PYTHON, agent, one_line_error
 
 
 class TestRun:
@@ -55,6 +55,45 @@ class TestRun:
         status = orjson.loads(next(tmp_path.glob("outputs/*/*/status.json")).read_bytes())
         assert status["status"] == "finished" and status.get("error") is None
         assert orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[-1])["status"] == "finished"
+
+    def test_a_run_composes_its_config_once_and_writes_what_hydra_would(self, tmp_path: Path) -> None:
+        """Hydra composes a run's config twice (get_mode, then run): `agent run` composes it once, with the same result."""
+        script = """
+import contextlib, sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+import agent_harness.cli.run as run
+composing = ConfigLoaderImpl.load_configuration
+count = []
+def load_configuration(self, *args, **kwargs):
+    count.append(1)
+    return composing(self, *args, **kwargs)
+ConfigLoaderImpl.load_configuration = load_configuration
+if sys.argv[1] == "run-twice":  # Hydra's own way, for comparison
+    run.composed_once = contextlib.nullcontext
+from agent_harness.cli import main
+main(["run", "hydra.run.dir=" + sys.argv[1], "seed=3", "task=recipes"])
+print("compositions:", len(count))
+"""
+        ours = subprocess.run([PYTHON, "-c", script, "run-once"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        hydras = subprocess.run([PYTHON, "-c", script, "run-twice"], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+        assert ours.returncode == hydras.returncode == 0, ours.stderr + hydras.stderr
+        assert "compositions: 1" in ours.stdout and "compositions: 2" in hydras.stdout
+        for name in ("config.yaml", "hydra.yaml", "overrides.yaml"):
+            once, twice = ((tmp_path / run / ".hydra" / name).read_text().replace(run, "DIR") for run in ("run-once", "run-twice"))
+            assert once == twice, name
+        assert "hydra.mode=RUN" in (tmp_path / "run-once" / ".hydra" / "hydra.yaml").read_text()
+
+    def test_a_config_that_makes_itself_a_sweep_still_sweeps(self, tmp_path: Path) -> None:
+        """hydra.mode=MULTIRUN in a project's config sweeps without -m; a sweep's values without either are still refused."""
+        (tmp_path / "conf").mkdir()
+        (tmp_path / "conf" / "sweepy.yaml").write_text("defaults:\n  - config\n  - _self_\nhydra:\n  mode: MULTIRUN\n")
+        swept = agent("run", "-cd", "conf", "-cn", "sweepy", "seed=1,2", cwd=tmp_path)
+        assert swept.returncode == 0, swept.stderr
+        assert "[job 0] finished after 6 steps" in swept.stdout and "[job 1] finished after 6 steps" in swept.stdout
+        assert len(list(tmp_path.glob("multirun/*/*/*/status.json"))) == 2
+        refused = agent("run", "seed=1,2", cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "Ambiguous value for argument 'seed=1,2'" in one_line_error(refused) and "add --multirun" in refused.stderr
 
     def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
         """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""

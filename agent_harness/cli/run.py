@@ -107,7 +107,7 @@ def hydra_main(argv: list[str]) -> None:
     sweep = bool({"-m", "--multirun"} & set(argv))
     try:
         # What is printed or logged before a job starts (a sweep's listing of its jobs, a bad override) is scrubbed too.
-        with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)):
+        with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)), (contextlib.nullcontext() if sweep else composed_once()):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)}{did_you_mean(str(err), project)} (see `agent run --help`)")
@@ -140,6 +140,53 @@ def hydra_main(argv: list[str]) -> None:
         fail(f"a job of the sweep crashed: {type(err).__name__}: {first} (each job's status.json says how it ended)", status=1)
     if not sweep and ended and ended[0] != "finished":
         raise SystemExit(1)  # the run did not finish (max_steps, error, interrupted): its closing lines said how
+
+
+@contextlib.contextmanager
+def composed_once() -> Iterator[None]:
+    """Hydra's run composes the config twice, one composition within ``Hydra.run``'s: this makes it one.
+
+    ``hydra.main`` first composes the whole config in ``Hydra.get_mode``, only to read ``hydra.mode``
+    (a config may make itself a sweep), then ``Hydra.run`` composes it again: ~70 ms of ``agent run``'s
+    ~550 (bench/RESULTS-api.md). Here ``get_mode`` composes what ``run`` will compose (run mode, logging
+    configured), reads the mode from it, and ``run`` takes that config. Whatever is not a plain run goes
+    Hydra's own way: a config that does not compose as a run (Hydra's ``get_mode`` answers from a sweep's
+    composition), one whose ``hydra.mode`` is MULTIRUN. The command's entry owns the process, so it may
+    patch Hydra's class for the length of one run; ``-m`` does not use this.
+    """
+    from hydra._internal.hydra import Hydra
+    from hydra.types import RunMode
+
+    get_mode, compose_config = Hydra.get_mode, Hydra.compose_config
+    kept: dict[tuple[Any, ...], DictConfig] = {}
+
+    def composing_get_mode(self: Hydra, config_name: str | None, overrides: list[str]) -> Any:
+        try:
+            cfg = compose_config(self, config_name, overrides, run_mode=RunMode.RUN, with_log_configuration=True)
+        except Exception:  # noqa: BLE001 - as Hydra's get_mode; run() composes again and raises it
+            return get_mode(self, config_name, overrides)
+        if cfg.hydra.mode is None:
+            # Hydra's _run_app then adds hydra.mode=RUN to the overrides and run() composes with it: the same config.
+            cfg.hydra.mode = RunMode.RUN
+            cfg.hydra.overrides.hydra.append("hydra.mode=RUN")
+            kept[(config_name, (*overrides, "hydra.mode=RUN"))] = cfg
+            return None
+        if cfg.hydra.mode == RunMode.RUN:
+            kept[(config_name, tuple(overrides))] = cfg
+        return cfg.hydra.mode
+
+    def composing_once(self: Hydra, config_name: str | None, overrides: list[str], run_mode: RunMode, **options: Any) -> DictConfig:
+        if run_mode == RunMode.RUN and options.get("with_log_configuration"):
+            cfg = kept.pop((config_name, tuple(overrides)), None)
+            if cfg is not None:
+                return cfg
+        return compose_config(self, config_name, overrides, run_mode, **options)
+
+    Hydra.get_mode, Hydra.compose_config = composing_get_mode, composing_once  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Hydra.get_mode, Hydra.compose_config = get_mode, compose_config  # type: ignore[method-assign]
 
 
 def _raised_in_hydra(err: BaseException, *, io: bool = False) -> bool:
