@@ -112,11 +112,10 @@ def _loader(search_path: tuple[str, ...]) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class Composed:
-    """A composed config, the group options it chose, and the run dir Hydra's settings name."""
+    """A composed config and the group options it chose."""
 
     config: DictConfig
     choices: dict[str, Any] = field(default_factory=dict)
-    run_dir: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,28 +138,57 @@ def _cached(overrides: Sequence[str], project: Project | None) -> _Kept:
     with _lock:
         cached = _composed.get(key)
         if cached is None:
+            loader = _loader(search_path)
             try:
-                config = _loader(search_path).load_configuration(config_name, list(overrides), run_mode=RunMode.RUN, from_shell=False)
-            except (HydraException, OmegaConfBaseException, ValueError) as err:
-                msg = f"cannot compose the config: {one_line(err)}"
-                raise ConfigError(msg) from None
-            choices = {k: v for k, v in OmegaConf.to_container(config.hydra.runtime.choices).items() if "/" not in k}  # type: ignore[union-attr]
-            run_dir = OmegaConf.select(config, "hydra.run.dir", default=None)
-            # Kept without Hydra's own section (3/4 of the nodes), which nothing after composing reads.
+                config, choices = _without_hydra(loader, config_name, list(overrides))
+            except (HydraException, OmegaConfBaseException, ValueError):
+                # The config needs Hydra's own (its defaults override hydra/launcher, say), or is wrong:
+                # Hydra's whole composition gives the config, or the error to report.
+                try:
+                    config = loader.load_configuration(config_name, list(overrides), run_mode=RunMode.RUN, from_shell=False)
+                except (HydraException, OmegaConfBaseException, ValueError) as err:
+                    msg = f"cannot compose the config: {one_line(err)}"
+                    raise ConfigError(msg) from None
+                choices = OmegaConf.to_container(config.hydra.runtime.choices)  # type: ignore[assignment]
+            choices = {k: v for k, v in choices.items() if not k.startswith("hydra/")}
+            # Kept without the hydra section, which nothing after composing reads.
             with _open(config):
-                del config["hydra"]
+                config.pop("hydra", None)
             data = OmegaConf.to_container(config)
             assert isinstance(data, dict)
-            composed = Composed(config=config, choices=choices, run_dir=run_dir)
+            composed = Composed(config=config, choices=choices)
             cached = _composed[key] = _Kept(composed, pickle.dumps(config, protocol=pickle.HIGHEST_PROTOCOL), data)  # type: ignore[arg-type]
         return cached
+
+
+def _without_hydra(loader: Any, config_name: str, overrides: list[str]) -> tuple[DictConfig, dict[str, Any]]:
+    """The config and the group options it chose, composed as Hydra's ConfigLoaderImpl does, minus Hydra's own config.
+
+    Hydra composes its own config (launchers, sweepers, logging, help: 3/4 of the nodes, ~40 ms of
+    ~70) into every config, and nothing after composing reads it here: a replay's start-up is
+    the one place its cost shows (bench/RESULTS-api.md). These are the steps of Hydra 1.3's
+    ``_load_configuration_impl`` with its defaults list built without Hydra's config prepended;
+    tests/test_compose.py checks that the result equals Hydra's whole composition.
+    """
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+    from hydra._internal.defaults_list import create_defaults_list
+    from hydra.types import RunMode
+
+    loader.ensure_main_config_source_available()
+    parsed, repo = loader._parse_overrides_and_create_caching_repo(config_name, overrides)
+    ConfigLoaderImpl.validate_sweep_overrides_legal(overrides=parsed, run_mode=RunMode.RUN, from_shell=False)
+    defaults = create_defaults_list(repo=repo, config_name=config_name, overrides_list=parsed, prepend_hydra=False, skip_missing=False)
+    config = loader._compose_config_from_defaults_list(defaults=defaults.defaults, repo=repo)
+    OmegaConf.set_struct(config, True)
+    ConfigLoaderImpl._apply_overrides_to_config(defaults.config_overrides, config)
+    return config, dict(defaults.overrides.known_choices)
 
 
 def compose(overrides: Sequence[str] = (), *, project: Project | None = None) -> Composed:
     """Today's conf composed with ``overrides`` (Hydra's grammar), as ``agent run`` would compose it from ``project``'s folder."""
     kept = _cached(overrides, project)
     config = pickle.loads(kept.pickled)  # noqa: S301 - our own bytes, pickled above from a config Hydra composed
-    return Composed(config=config, choices=dict(kept.composed.choices), run_dir=kept.composed.run_dir)
+    return Composed(config=config, choices=dict(kept.composed.choices))
 
 
 def compose_data(overrides: Sequence[str] = (), *, project: Project | None = None) -> dict[str, Any]:
