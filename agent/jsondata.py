@@ -24,6 +24,8 @@ import math
 from typing import Any
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson, the trace writer, can write
+MAX_DEPTH = 64
+"""Deepest nesting of containers a recorded value may have (tracing.schema refuses deeper on reading)."""
 
 
 class NotJSONData(TypeError):

@@ -16,10 +16,9 @@ from typing import Any, Literal
 import orjson
 
 from agent.frozen import fast_init
+from agent.jsondata import MAX_DEPTH
 from agent.state import AgentState, Message
 
-MAX_DEPTH = 64
-"""Deepest nesting of containers a recorded value may have (tracing.schema refuses deeper on reading)."""
 MAX_TOKENS = 2**53 - 1
 """Largest token count taken from a backend: the largest integer every JSON reader holds exactly."""
 

@@ -168,7 +168,7 @@ def _without_hydra(loader: Any, config_name: str, overrides: list[str]) -> tuple
     ~70) into every config, and nothing after composing reads it here: a replay's start-up is
     the one place its cost shows (bench/RESULTS-api.md). These are the steps of Hydra 1.3's
     ``_load_configuration_impl`` with its defaults list built without Hydra's config prepended;
-    tests/test_compose.py checks that the result equals Hydra's whole composition.
+    tests/test_config.py checks that the result equals Hydra's whole composition.
     """
     from hydra._internal.config_loader_impl import ConfigLoaderImpl
     from hydra._internal.defaults_list import create_defaults_list
