@@ -162,6 +162,10 @@ def run_command(command: Command, tmp: Path) -> tuple[float, float]:
     return ms, cpu
 
 
+# What building a toolbox costs before its first schema: pydantic's imports, its plugin scan, its schema generator.
+PYDANTIC_SCHEMA = "import pydantic\nfrom typing_extensions import TypedDict\nclass A(TypedDict):\n    x: int\npydantic.TypeAdapter(A).json_schema()"
+
+
 def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
     agent, python = agent_command(), sys.executable
     (tmp / "hydra_app.py").write_text(HYDRA_APP, encoding="utf-8")
@@ -174,7 +178,10 @@ def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
         Command("noop_40", "40 tests taking only tmp_path (pytest's own cost per test)", (*pytest, str(suites["noop_40"])), "40 passed"),
         Command("import_hydra", '`python -c "import hydra"`', (python, "-c", "import hydra")),
         Command("python", "`python -c pass`", (python, "-c", "pass")),
-        Command("import_orjson", '`python -c "import orjson"` (what reading a trace cannot do without)', (python, "-c", "import orjson")),
+        Command("python_no_site", "`python -S -c pass` (without site and the environment's .pth files)", (python, "-S", "-c", "pass")),
+        Command("import_orjson", '`python -c "import orjson"`', (python, "-c", "import orjson")),
+        Command("import_reading", '`python -c "import orjson, hashlib, immutables"` (what reading and checking a trace cannot do without)', (python, "-c", "import orjson, hashlib, immutables")),
+        Command("pydantic_schema", "one tool's schema from nothing: pydantic imported, one `TypeAdapter` (what building any toolbox costs)", (python, "-c", PYDANTIC_SCHEMA)),
         Command("hydra_app", "minimal `@hydra.main` app (5 lines, no config)", (python, str(tmp / "hydra_app.py")), fresh_cwd=True),
         Command("hydra_app_conf", "the same app over the agent's conf/ (`pkg://agent.conf`)", (python, str(tmp / "hydra_app_conf.py")), fresh_cwd=True),
         Command("agent_run", "`agent run` (default task, 6 steps)", (agent, "run"), "finished after 6 steps", fresh_cwd=True),
@@ -461,16 +468,27 @@ def peers_table(r: Results) -> Iterator[str]:
 def attribution(r: Results) -> Iterator[str]:
     """Where the commands' time goes, from differences of medians taken in the same run."""
     py, hydra, app, conf = r.med("python"), r.med("import_hydra"), r.med("hydra_app"), r.med("hydra_app_conf")
-    yield f"- Python start-up (`python -c pass`): {py:,.0f} ms; importing Hydra adds {hydra - py:,.0f} ms."
+    yield (
+        f"- Python start-up (`python -c pass`): {py:,.0f} ms, of which site and the environment's .pth files take "
+        f"{py - r.med('python_no_site'):,.0f} ms (`python -S -c pass`: {r.med('python_no_site'):,.0f} ms); importing Hydra adds {hydra - py:,.0f} ms."
+    )
     yield f"- A minimal `@hydra.main` app: {app:,.0f} ms, {app - hydra:,.0f} ms past importing Hydra (plugin scan, its own config, logging, the run dir and `.hydra/` files)."
     yield f"- The same app over the agent's conf/: {conf:,.0f} ms ({conf - app:+,.0f} ms: our config groups and the status callback, composed and built by Hydra)."
-    yield f"- `agent run`: {r.med('agent_run'):,.0f} ms, {r.med('agent_run') - conf:+,.0f} ms over that app: our imports, building the run, the six steps, printing."
-    yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra."
-    orj = r.med("import_orjson")
+    pyd = r.med("pydantic_schema") - py
     yield (
-        f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up, of which "
-        f"importing orjson (which itself imports json, dataclasses, inspect, uuid, datetime, enum) is {orj - py:+,.0f} ms: "
-        f"orjson alone is {orj / py:.2f}x `python -c pass`."
+        f"- `agent run`: {r.med('agent_run'):,.0f} ms, {r.med('agent_run') - conf:+,.0f} ms over that app (which composes the config twice, "
+        f"as Hydra does; `agent run` composes it once): our imports, building the run, the six steps, printing. Of that, building "
+        f"the toolbox's first schema with pydantic costs {pyd:,.0f} ms on its own (`import pydantic` and one `TypeAdapter`, "
+        f"{r.med('pydantic_schema'):,.0f} ms, less Python's start-up): without it, `agent run` would be "
+        f"{(r.med('agent_run') - pyd) / app:.2f}x the minimal app."
+    )
+    yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra, of which the same pydantic cost is about {pyd:,.0f} ms."
+    orj, reading = r.med("import_orjson"), r.med("import_reading")
+    yield (
+        f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up. Importing orjson "
+        f"(which itself imports json, dataclasses, inspect, uuid, datetime, enum) is {orj - py:+,.0f} ms ({orj / py:.2f}x `python -c pass`); "
+        f"with hashlib and immutables, which checking a trace's digests and memory needs, {reading - py:+,.0f} ms: before it reads a "
+        f"byte, a command that checks a trace is {reading / py:.2f}x `python -c pass`."
     )
 
 
