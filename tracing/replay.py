@@ -240,7 +240,8 @@ class ReplaySession:
         self.tools_replayed = False
         self._call = 0
         self._clock = 0
-        self._tools_seen: tuple[Any, Any] = (None, None)  # (tools tuple, its normalized form)
+        # (tools tuple, its normalized form, the recorded tools list last found equal to it)
+        self._tools_seen: tuple[Any, Any, Any] = (None, None, None)
         self._state_hash = state_hash_rule(trace.header["schema_version"])  # the recording's own rule, for older traces
 
     def _diverged(self, *, what: What, summary: str, found: Sequence[Difference] = (), call: int | None = None, step: int | None = None) -> Diverged:
@@ -363,8 +364,9 @@ class ReplaySession:
         """Check the step's tool calls and the state after it against the recording, then move on."""
         recorded = self._recorded()
         # Calls the replay toolbox answered were checked then; those a live toolbox ran are checked here.
-        for number, result in enumerate(step.results[self._call :], start=self._call):
-            self._check_call(result.call, number)
+        if self._call < len(step.results):
+            for number, result in enumerate(step.results[self._call :], start=self._call):
+                self._check_call(result.call, number)
         if len(step.results) < len(recorded["tool_calls"]):
             missing = recorded["tool_calls"][len(step.results)]
             summary = f"the agent stops after {len(step.results)} tool calls; the recording goes on with {missing['name']}"
@@ -438,12 +440,16 @@ def request_differences(session: ReplaySession, request: LLMRequest, recorded: M
     messages = request.messages
     if _digest(messages) != recorded["messages"]["sha256"]:
         found += message_differences(session.trace.prompts[session.step], messages)
-    tools, normalized = session._tools_seen  # noqa: SLF001 - the session's cache of the toolbox's schemas
+    tools, normalized, matched = session._tools_seen  # noqa: SLF001 - the session's cache of the toolbox's schemas
     if request.tools is not tools:  # the toolbox hands the same tuple every step: normalize once
-        normalized = _normalized(list(request.tools))
-        session._tools_seen = (request.tools, normalized)  # noqa: SLF001
-    if normalized != recorded["tools"]:
-        found += differences(recorded["tools"], normalized, prefix="tools")
+        tools, normalized, matched = request.tools, _normalized(list(request.tools)), None
+    # The reader hands the same list to every step that left the tools out: compared once, not every step.
+    if recorded["tools"] is not matched:
+        if normalized != recorded["tools"]:
+            found += differences(recorded["tools"], normalized, prefix="tools")
+        else:
+            matched = recorded["tools"]
+    session._tools_seen = (tools, normalized, matched)  # noqa: SLF001
     # The replay LLM hands the recorded params themselves: the same object needs no normalizing.
     params_differ = request.params is not recorded["params"] and _normalized(dict(request.params)) != recorded["params"]
     if request.model != recorded["model"] or params_differ:

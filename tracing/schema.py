@@ -149,8 +149,6 @@ def text_tool_message(call_id: str, output: str) -> dict[str, Any]:
 
 def resolve_references(new: list[Any], previous: dict[str, Any] | None, where: str) -> list[Any]:
     """``messages.new`` with each reference replaced by the message of the previous step record it stands for."""
-    if all("role" in entry for entry in new):  # version 1, or nothing the previous record holds
-        return new
     resolved = []
     for number, entry in enumerate(new):
         if "role" in entry:
@@ -301,7 +299,7 @@ def _step_ok(record: dict[str, Any]) -> bool:
         if type(messages) is not dict or not _count(messages["kept"]) or type(messages["sha256"]) is not str or type(messages["new"]) is not list:
             return False
         for message in messages["new"]:
-            if not (_message_ok(message) or _reference_ok(message)):
+            if not (_reference_ok(message) or _message_ok(message)):  # most entries are references: tried first
                 return False
         if type(response) is not dict or not _message_ok(response["message"]) or not _number(response["latency_s"]) or not _usage_ok(response["usage"]):
             return False
