@@ -95,6 +95,18 @@ print("compositions:", len(count))
         assert refused.returncode == 2
         assert "Ambiguous value for argument 'seed=1,2'" in one_line_error(refused) and "add --multirun" in refused.stderr
 
+    def test_a_reader_that_went_away_leaves_a_sweep_quiet(self, tmp_path: Path) -> None:
+        """`agent run -m ... | head` with head gone: Hydra's log lines print no logging tracebacks; every job finishes."""
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            result = subprocess.run([AGENT, "run", "-m", "seed=1,2"], cwd=tmp_path, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+        finally:
+            os.close(write_end)
+        assert (result.returncode, result.stderr) == (0, "")
+        statuses = [orjson.loads(path.read_bytes())["status"] for path in tmp_path.glob("multirun/*/*/*/status.json")]
+        assert statuses == ["finished", "finished"]
+
     def test_trace_flag_takes_any_file_name(self, tmp_path: Path) -> None:
         """Spaces, quotes, commas and equals signs in the path do not trip Hydra's override grammar."""
         name = "my traces/it's a,b=c.jsonl"

@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO
 
 USAGE = """\
 usage: agent <command> [args]
@@ -75,11 +75,50 @@ def _reader_gone() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
+class _ReaderSafe:
+    """``sys.stdout`` while a Hydra app runs: a reader that went away silences the rest instead of failing a write.
+
+    Hydra logs to ``sys.stdout`` (a sweep's "Launching 2 jobs"): once ``agent run -m ... | head`` has
+    closed the pipe, logging would print a traceback to stderr for every line after.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            _reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _reader_gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def reader_safe_stdout() -> Iterator[None]:
+    """``sys.stdout`` guarded by ``_ReaderSafe`` inside the block; for the command's entry only (process-wide)."""
+    saved = sys.stdout
+    sys.stdout = _ReaderSafe(saved)  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
 def say(lines: Iterable[str]) -> None:
     """Print ``lines`` now; a reader that went away silences the rest instead of failing the command.
 
     For output printed inside a Hydra job: a BrokenPipeError there would fail the job (status.json
     ``failed`` for a run whose trace ended ``finished``) and make Hydra print "Error executing job".
+    A launcher may run the job in a process of its own, where ``reader_safe_stdout`` is not in place.
     """
     try:
         for line in lines:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_harness.cli import fail, say
+from agent_harness.cli import fail, reader_safe_stdout, say
 from agent_harness.compose import quoted
 
 if TYPE_CHECKING:
@@ -62,12 +62,16 @@ def complete(args: list[str]) -> None:
 
 @contextlib.contextmanager
 def _hydra_process(argv: list[str]) -> Iterator[None]:
-    """Hydra reads its arguments from sys.argv and reports errors in full under HYDRA_FULL_ERROR: set both, then restore."""
+    """Hydra reads its arguments from sys.argv and reports errors in full under HYDRA_FULL_ERROR: set both, then restore.
+
+    Its logs go to a stdout that a reader closing the pipe cannot turn into tracebacks (``reader_safe_stdout``).
+    """
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
     sys.argv = ["agent", *argv]  # Hydra names the program in completion scripts after argv[0]
     os.environ["HYDRA_FULL_ERROR"] = "1"  # let Hydra's errors reach us instead of being printed over several lines
     try:
-        yield
+        with reader_safe_stdout():
+            yield
     finally:
         sys.argv = saved_argv
         if saved_env is None:
