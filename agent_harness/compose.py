@@ -165,8 +165,8 @@ def _without_hydra(loader: Any, config_name: str, overrides: list[str]) -> tuple
     """The config and the group options it chose, composed as Hydra's ConfigLoaderImpl does, minus Hydra's own config.
 
     Hydra composes its own config (launchers, sweepers, logging, help: 3/4 of the nodes, ~40 ms of
-    ~70) into every config, and nothing after composing reads it here: a replay's start-up is
-    the one place its cost shows (bench/RESULTS-api.md). These are the steps of Hydra 1.3's
+    ~70) into every config, and nothing after composing reads it here; it showed most in a
+    replay's start-up (bench/RESULTS-api.md). These are the steps of Hydra 1.3's
     ``_load_configuration_impl`` with its defaults list built without Hydra's config prepended;
     tests/test_config.py checks that the result equals Hydra's whole composition.
     """

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from agent.jsondata import MAX_DEPTH
+from agent import jsondata
 from agent.state import AgentState, canonical, sha256_hex
 from tracing.errors import TraceError
 
@@ -32,6 +32,7 @@ record and the reader refuses a longer line without reading it whole. Far above 
 makes (a step with a 50 MB tool output takes ~50 MB); a file with a longer line is not a trace."""
 
 END_STATUSES = ("finished", "max_steps", "error", "interrupted")
+MAX_DEPTH = jsondata.MAX_DEPTH
 """Deepest nesting accepted in free-form values (config, outputs, memory): deeper is refused, not recursed into.
 The runtime's constant: what the loop lets a tool's result hold is what a reader accepts."""
 
