@@ -150,7 +150,7 @@ def _cached(overrides: Sequence[str], project: Project | None) -> _Kept:
                     msg = f"cannot compose the config: {one_line(err)}"
                     raise ConfigError(msg) from None
                 choices = OmegaConf.to_container(config.hydra.runtime.choices)  # type: ignore[assignment]
-            choices = {k: v for k, v in choices.items() if not k.startswith("hydra/")}
+            choices = {k: v for k, v in choices.items() if "/" not in k}
             # Kept without the hydra section, which nothing after composing reads.
             with _open(config):
                 config.pop("hydra", None)

@@ -206,6 +206,7 @@ class TestHelp:
         """`agent run --cfg job` prints the config with overrides applied, and runs nothing."""
         result = agent("run", "--cfg", "job", "task=recipes", cwd=tmp_path)
         assert result.returncode == 0 and "name: recipes" in result.stdout and "max_steps: 20" in result.stdout
+        assert not (tmp_path / "outputs").exists()
         assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
 
     def test_shell_completion_completes_run_overrides(self, tmp_path: Path) -> None:

@@ -118,14 +118,12 @@ def say(lines: Iterable[str]) -> None:
 
     For output printed inside a Hydra job: a BrokenPipeError there would fail the job (status.json
     ``failed`` for a run whose trace ended ``finished``) and make Hydra print "Error executing job".
-    A launcher may run the job in a process of its own, where ``reader_safe_stdout`` is not in place.
+    A launcher may run the job in a process of its own, where the command's entry did not guard stdout.
     """
-    try:
+    with reader_safe_stdout():
         for line in lines:
             print(line)
         sys.stdout.flush()
-    except BrokenPipeError:
-        _reader_gone()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
