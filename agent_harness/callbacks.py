@@ -17,7 +17,7 @@ from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from agent_harness.secrets_hydra import job_scrubber
+from agent_harness.secrets_hydra import job_scrubber, task_overrides
 from tracing.secrets import redact_overrides
 from tracing.sweep import STATUS_FILE
 
@@ -31,9 +31,10 @@ class JobStatusFile(Callback):
 
 def write_status(config: Any, hydra: Any, job_return: JobReturn) -> None:
     """Write the job's status.json: its number, overrides and folder, and how it ended (its summary, or what it raised)."""
+    overrides = task_overrides(hydra)
     record: dict[str, Any] = {
         "job": hydra.job.get("num"),
-        "overrides": redact_overrides(list(hydra.overrides.task)),
+        "overrides": redact_overrides(overrides),
         "output_dir": hydra.runtime.output_dir,
     }
     if job_return.status == JobStatus.COMPLETED and isinstance(job_return.return_value, dict):
@@ -43,7 +44,7 @@ def write_status(config: Any, hydra: Any, job_return: JobReturn) -> None:
         error = job_return._return_value  # noqa: SLF001 - JobReturn.return_value re-raises it
         record |= {"status": "failed", "error": f"{type(error).__name__}: {error}" if error is not None else "unknown"}
     # An error or answer may quote a secret the job read: scrubbed by value like everything written.
-    record = job_scrubber(config, list(hydra.overrides.task), os.environ).data(record)
+    record = job_scrubber(config, overrides, os.environ).data(record)
     path = Path(hydra.runtime.output_dir) / STATUS_FILE
     temporary = path.with_name(f".{STATUS_FILE}.tmp")
     try:

@@ -20,15 +20,27 @@ from tracing.secrets import Scrubber, scrub_files, secrets_read
 
 def _plain_config(cfg: Any) -> Any:
     """A config as plain data, resolved when it can be (a secret may come from ``${oc.env:...}``); Hydra's own node left out."""
-    from omegaconf import DictConfig, OmegaConf
+    from omegaconf import Container, DictConfig, OmegaConf
 
     if not isinstance(cfg, DictConfig):
         return cfg
-    cfg = OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"])
-    try:
-        return OmegaConf.to_container(cfg, resolve=True)
-    except Exception:  # noqa: BLE001 - an unresolvable value fails the job itself, with its own message
-        return OmegaConf.to_container(cfg, resolve=False)
+    plain = {}
+    for key in cfg:  # key by key, not a copy without "hydra" converted whole: the copy costs twice the conversion
+        if key == "hydra":
+            continue
+        node = cfg._get_node(key)  # noqa: SLF001 - the node itself, to convert a container without a copy
+        try:
+            plain[key] = OmegaConf.to_container(node, resolve=True) if isinstance(node, Container) else cfg[key]
+        except Exception:  # noqa: BLE001 - an unresolvable value fails the job itself, with its own message
+            plain[key] = OmegaConf.to_container(node, resolve=False) if isinstance(node, Container) else node._value()  # noqa: SLF001
+    return plain
+
+
+def task_overrides(hydra_cfg: Any) -> list[str]:
+    """The job's overrides as given: iterating Hydra's list would resolve an override that holds ``${...}``, or fail on it."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(hydra_cfg.overrides.task, resolve=False)  # type: ignore[return-value]
 
 
 def job_scrubber(cfg: Any, overrides: Sequence[str], environ: Mapping[str, str]) -> Scrubber:
@@ -114,7 +126,10 @@ def scrubbing_job(job: Callable[[Any], Any], environ: Mapping[str, str]) -> Call
     def scrubbed_job(cfg: Any) -> Any:
         from hydra.core.hydra_config import HydraConfig
 
-        with scrubbed_output(job_scrubber(cfg, list(HydraConfig.get().overrides.task), environ)):
+        hydra_cfg = HydraConfig.get()
+        scrubber = job_scrubber(cfg, task_overrides(hydra_cfg), environ)
+        scrub_hydra_records(scrubber, hydra_cfg)
+        with scrubbed_output(scrubber):
             return job(cfg)
 
     return scrubbed_job

@@ -43,6 +43,16 @@ class TestRun:
         )
         assert not list(tmp_path.rglob("workspace")) and not list(tmp_path.rglob("*.jsonl"))
 
+    def test_an_override_holding_an_interpolation_is_recorded_as_given(self, tmp_path: Path) -> None:
+        """`+note=${oc.env:X}`: the run resolves it, while status.json, the trace header and .hydra keep the override as typed."""
+        override = "+note=${oc.env:AGENT_TEST_NOTE}"
+        result = agent("run", "--trace", "t.jsonl", override, cwd=tmp_path, env={**os.environ, "AGENT_TEST_NOTE": "resolved"})
+        assert (result.returncode, result.stderr) == (0, "")
+        status = orjson.loads(next(tmp_path.glob("outputs/*/*/status.json")).read_bytes())
+        header = orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[0])
+        assert override in status["overrides"] and override in header["overrides"]
+        assert header["config"]["note"] == "resolved"
+
     def test_a_reader_that_went_away_does_not_fail_the_run(self, tmp_path: Path) -> None:
         """`agent run --trace T | head` with head gone: exit 0, nothing on stderr, status.json and the trace say finished."""
         read_end, write_end = os.pipe()

@@ -341,3 +341,103 @@ def test_reading_traces_does_not_import_pydantic() -> None:
     code = "import sys, agent.loop, tracing.diff, tracing.inspection, tracing.replay; print(sorted(m for m in sys.modules if m.startswith('pydantic')))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+# Every spelling of the plain JSON types (agent/tools/schema.py's _plain), nested too.
+PLAIN_TYPES = [
+    str, int, float, bool, Any, None, list, dict, list[int], list[Any], dict[str, int], dict[str, Any], dict[Any, int],
+    dict[str, list[str]], Optional[int], int | None, None | int, Optional[list[str]], Optional[Any],  # noqa: UP045
+    Literal["x"], Literal["x", "y"], Literal[1, 2], Literal[True], Optional[Literal["a", "b"]],  # noqa: UP045
+    list[dict[str, Optional[float]]], list[list[Optional[dict[str, Any]]]],  # noqa: UP045
+]
+
+
+def plain(text: str, count: int, ratio: float, flag: bool, items: list, extra: dict[str, Any], tags: list[str], counts: dict[str, int], mode: Literal["a", "b"], pick: Literal[1, 2], anything: Any = None, opt: Optional[int] = 0, nested: list[dict[str, list[int] | None]] | None = None) -> str:  # noqa: UP045, ARG001
+    """A tool whose parameters are all plain JSON types, checked without pydantic's schema generator."""
+    return ""
+
+
+# Values a lax check would convert ("3" to 3, 1.0 to 1, "true" to True): a strict one refuses them.
+TRICKY = st.sampled_from(["3", 3, 3.0, 1.5, True, 1, 0, "true", "1.5", "a", "x", None, [], {}, ["1"], {"a": "1"}, [None], {"a": None}])
+PLAIN_FITTING = st.fixed_dictionaries(  # mostly arguments that fit, with now and then a value a lax check would take
+    {
+        "text": st.text(max_size=3) | TRICKY,
+        "count": INT64 | TRICKY,
+        "ratio": st.floats(allow_nan=False, allow_infinity=False) | TRICKY,
+        "flag": st.booleans() | TRICKY,
+        "items": st.lists(JSON, max_size=2) | TRICKY,
+        "extra": st.dictionaries(st.text(max_size=2), JSON, max_size=2) | TRICKY,
+        "tags": st.lists(st.text(max_size=2) | TRICKY, max_size=2),
+        "counts": st.dictionaries(st.text(max_size=2), INT64 | TRICKY, max_size=2),
+        "mode": st.sampled_from(["a", "b", "c", 1]) | TRICKY,
+        "pick": st.sampled_from([1, 2, 3, "1", 1.0, True]),
+    },
+    optional={"anything": JSON, "opt": INT64 | TRICKY, "nested": st.lists(st.dictionaries(st.text(max_size=1), st.none() | st.lists(INT64 | TRICKY, max_size=2), max_size=2), max_size=2) | TRICKY},
+)
+
+
+class TestPlainTypes:
+    """Plain JSON types skip pydantic's schema generator (~70 ms of imports) for pydantic_core alone: same schemas, same checks."""
+
+    @pytest.mark.parametrize("annotation", PLAIN_TYPES, ids=repr)
+    def test_plain_types_get_the_core_schema_and_json_schema_pydantic_makes(self, annotation: Any) -> None:
+        from pydantic import TypeAdapter
+
+        from agent.tools import schema
+
+        hint = type(None) if annotation is None else annotation
+        core, shown = schema._plain(hint)  # noqa: SLF001
+        assert core == TypeAdapter(hint).core_schema
+        for defaults in ({}, {"a": None}):
+            fast = schema._plain_checks("t", {"a": hint}, defaults)  # noqa: SLF001
+            full = schema._pydantic_checks("t", {"a": hint}, defaults)  # noqa: SLF001
+            assert fast is not None and full[2]
+            assert orjson.dumps(fast[0]["properties"]) == orjson.dumps(full[0]["properties"]) == orjson.dumps({"a": shown})
+
+    @pytest.mark.parametrize("annotation", [Unit, Tag, Point, tuple[int, int], int | str, dict[int, str], Literal["a", 1], Annotated[int, Field(ge=1)], list[Unit]], ids=repr)
+    def test_other_types_go_to_pydantic(self, annotation: Any) -> None:
+        from agent.tools import schema
+
+        assert schema._plain(annotation) is None  # noqa: SLF001
+
+    def test_a_tool_of_plain_types_has_the_schema_pydantic_gives_it(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from agent.tools import schema
+
+        fast = ToolArguments("plain", plain).schema
+        monkeypatch.setattr(schema, "_plain_checks", lambda *_: None)
+        assert orjson.dumps(fast) == orjson.dumps(ToolArguments("plain", plain).schema)
+
+    @given(st.dictionaries(st.sampled_from(["text", "count", "ratio", "flag", "items", "extra", "tags", "counts", "mode", "pick", "anything", "opt", "nested", "other"]), JSON | TRICKY, max_size=14) | JSON | PLAIN_FITTING)
+    def test_plain_checks_accept_convert_and_refuse_as_pydantic_does(self, arguments: Any) -> None:
+        """The same outcome and message as pydantic's own validator checking the JSON text."""
+        raw = orjson.dumps(arguments).decode()
+        assert repr(outcome(PLAIN, raw)) == repr(outcome(PLAIN_REFERENCE, raw))
+
+    def test_building_the_default_tools_does_not_import_pydantic(self) -> None:
+        code = (
+            "import sys; from agent.tools import Toolbox; from agent.tools.calculator import calculator; "
+            "from agent.tools.files import list_files, read_file, write_file; from agent.tools.memory import recall, remember; "
+            "Toolbox(workspace='.', tools=dict(calculator=calculator, list_files=list_files, read_file=read_file, write_file=write_file, remember=remember, recall=recall)); "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith('pydantic')}))"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert done.stdout.strip() == "['pydantic_core']"
+
+
+PLAIN = ToolArguments("plain", plain)
+
+
+def _reference(name: str, function: Any) -> ToolArguments:
+    """``function``'s arguments checked by pydantic's own validator, on the JSON text."""
+    from agent.tools import schema
+
+    saved, schema._plain_checks = schema._plain_checks, lambda *_: None  # noqa: SLF001
+    try:
+        reference = ToolArguments(name, function)
+    finally:
+        schema._plain_checks = saved  # noqa: SLF001
+    reference._check_parsed = None  # noqa: SLF001
+    return reference
+
+
+PLAIN_REFERENCE = _reference("plain", plain)

@@ -235,14 +235,13 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
 
     from agent_harness import api
     from agent_harness.errors import ConfigError
-    from agent_harness.secrets_hydra import job_scrubber, scrub_hydra_records
+    from agent_harness.secrets_hydra import task_overrides
     from agent_harness.signals import ending_on_signals, stop_requested
     from tracing.errors import TraceError
 
     hydra_cfg = HydraConfig.get()
-    scrub_hydra_records(job_scrubber(cfg, list(hydra_cfg.overrides.task), os.environ), hydra_cfg)
     info = api.RunInfo(
-        overrides=list(hydra_cfg.overrides.task),
+        overrides=task_overrides(hydra_cfg),
         choices=dict(hydra_cfg.runtime.choices.items()),
         job={"num": OmegaConf.select(hydra_cfg, "job.num", default=None), "name": hydra_cfg.job.name, "output_dir": hydra_cfg.runtime.output_dir},
         project=project,
