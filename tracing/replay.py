@@ -352,13 +352,8 @@ class ReplaySession:
     def recorded_result(self, call: ToolCall, number: int) -> ToolResult:
         """The recorded result of this step's tool call ``number``, after checking ``call`` is the one recorded."""
         recorded = self._check_call(call, number)
-        return ToolResult(
-            call=call,
-            output=recorded["output"],
-            error=recorded["error"],
-            memory_update=recorded["memory_update"],
-            latency_s=recorded.get("latency_s", 0.0),
-        )
+        # Positional (call, output, error, memory_update, latency_s): keywords cost ~0.04 µs each, every replayed call.
+        return ToolResult(call, recorded["output"], recorded["error"], recorded["memory_update"], recorded.get("latency_s", 0.0))
 
     def check_step(self, step: Step) -> None:
         """Check the step's tool calls and the state after it against the recording, then move on."""
@@ -460,12 +455,13 @@ def request_differences(session: ReplaySession, request: LLMRequest, recorded: M
 def recorded_response(recorded: Mapping[str, Any]) -> LLMResponse:
     """The LLMResponse a step record holds."""
     response = recorded["response"]
-    usage = response.get("usage")
+    usage, message = response.get("usage"), response["message"]
+    # Positional (message, tool_calls, usage, latency_s): keywords cost ~0.04 µs each, every replayed step.
     return LLMResponse(
-        message=response["message"],
-        tool_calls=tool_calls_in(response["message"]),
-        usage=Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
-        latency_s=response.get("latency_s", 0.0),
+        message,
+        tool_calls_in(message),
+        Usage(usage["prompt_tokens"], usage["completion_tokens"]) if usage else None,
+        response.get("latency_s", 0.0),
     )
 
 
