@@ -58,7 +58,8 @@ class AgentRun:
         view = runtime.view  # tools get the read-only view, never the Runtime itself
         while self.state.step < self.max_steps:
             state = self.state
-            request = LLMRequest(messages=state.messages, tools=tools.schemas, model=llm.model, params=llm.params)
+            # Records are built with positional arguments in this loop: keywords cost ~0.04 µs each, a step.
+            request = LLMRequest(state.messages, tools.schemas, llm.model, llm.params)
             timestamp = runtime.now()
             try:
                 response = llm.complete(request)
@@ -83,15 +84,7 @@ class AgentRun:
             answer = response.message.get("content") if done else None
             state = AgentState(state.messages.append(*added), memory, state.step + 1, done, answer)
             self.state = state
-            yield Step(
-                index=state.step - 1,
-                timestamp=timestamp,
-                request=request,
-                response=response,
-                results=tuple(results),
-                state=state,
-                clock=runtime.take_reads(),
-            )
+            yield Step(state.step - 1, timestamp, request, response, tuple(results), state, runtime.take_reads())
             if done:
                 self.outcome = self.ending("finished")
                 return

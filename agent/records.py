@@ -161,8 +161,9 @@ def response_from_message(message: Any, *, usage: Any = None, latency_s: float =
 def tool_calls_in(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
     """The tool calls of an assistant message in the OpenAI shape, in order."""
     calls = message.get("tool_calls") or ()
-    # A list, then a tuple: a generator costs more than the calls it makes (this runs every replayed step).
-    return tuple([ToolCall(id=str(c["id"]), name=str(c["function"]["name"]), arguments=str(c["function"]["arguments"])) for c in calls])
+    # A list, then a tuple: a generator costs more than the calls it makes (this runs every replayed step);
+    # ToolCall(id, name, arguments) positionally, as keywords cost ~0.04 µs each.
+    return tuple([ToolCall(str(c["id"]), str(c["function"]["name"]), str(c["function"]["arguments"])) for c in calls])
 
 
 @fast_init

@@ -54,13 +54,18 @@ def sha256_hex(data: bytes) -> str:
 
 
 _sha256 = hashlib.sha256
+_dumps, _SORT_KEYS = orjson.dumps, orjson.OPT_SORT_KEYS
 EMPTY_DIGEST = _sha256(b"").digest()
 """The chain digest of no messages."""
 
 
 def extend_digest(digest: bytes, message: Message) -> bytes:
     """The chain digest of a message list one message longer: sha256(digest + sha256(canonical(message)))."""
-    return _sha256(digest + _sha256(canonical(message)).digest()).digest()
+    try:  # canonical(), written out: this runs for every message of a recorded or replayed run
+        data = _dumps(message, option=_SORT_KEYS)
+    except TypeError:
+        data = canonical(message)
+    return _sha256(digest + _sha256(data).digest()).digest()
 
 
 def chain_digest(messages: Sequence[Message]) -> str:
@@ -173,7 +178,7 @@ class History(Sequence[Message]):
 
 
 _MODULUS = 1 << 256
-_dumps, _SORT_KEYS, _from_bytes = orjson.dumps, orjson.OPT_SORT_KEYS, int.from_bytes
+_from_bytes = int.from_bytes
 _NO_DIGESTS = immutables.Map()
 
 
@@ -273,7 +278,7 @@ class Memory(Mapping[str, Any]):
         """``digest()`` in hex (64 digits)."""
         if self._digests is None:
             self._digested()
-        return f"{self._sum:064x}"
+        return self._sum.to_bytes(32, "big").hex()  # 64 digits; ~2x faster than formatting the int
 
     def follows(self, earlier: Memory, updates: Sequence[Mapping[str, Any]]) -> bool:
         """Whether this memory is ``earlier`` with ``updates`` applied in order, judged by digests in O(change)."""

@@ -23,6 +23,7 @@ Usage::
     python bench/bench_api.py                 # print the Markdown report
     python bench/bench_api.py --write         # also write it to bench/RESULTS-api.md
     python bench/bench_api.py --rounds 2 --reps 1   # a quick check that everything runs
+    python bench/bench_api.py --only steps    # part 3 alone (per step on the peers' workload)
 
 ``--write`` owns RESULTS-api.md; anything below the notes marker of an existing file is kept.
 """
@@ -311,15 +312,18 @@ class Results:
 
 
 def bench(args: argparse.Namespace, tmp: Path) -> Results:
-    progress("recording a six-step trace of the default task through agent_harness.api.run")
-    trace = record_trace(tmp)
-    suites = {
-        "suite_1": make_suite(tmp, "suite-1", GOLDEN_TEST, trace, SUITE_SIZES[0]),
-        "suite_40": make_suite(tmp, "suite-40", GOLDEN_TEST, trace, SUITE_SIZES[1]),
-        "noop_1": make_suite(tmp, "noop-1", NOOP_TEST, trace, SUITE_SIZES[0]),
-        "noop_40": make_suite(tmp, "noop-40", NOOP_TEST, trace, SUITE_SIZES[1]),
-    }
-    found = commands(tmp, trace, suites)
+    steps_only = args.only == "steps"
+    trace, found = None, []
+    if not steps_only:
+        progress("recording a six-step trace of the default task through agent_harness.api.run")
+        trace = record_trace(tmp)
+        suites = {
+            "suite_1": make_suite(tmp, "suite-1", GOLDEN_TEST, trace, SUITE_SIZES[0]),
+            "suite_40": make_suite(tmp, "suite-40", GOLDEN_TEST, trace, SUITE_SIZES[1]),
+            "noop_1": make_suite(tmp, "noop-1", NOOP_TEST, trace, SUITE_SIZES[0]),
+            "noop_40": make_suite(tmp, "noop-40", NOOP_TEST, trace, SUITE_SIZES[1]),
+        }
+        found = commands(tmp, trace, suites)
     peers = None
     if args.peers_part:
         folder = find_peers(args.peers)
@@ -332,7 +336,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> Results:
     by_name = {c.name: c for c in found}
     samples: dict[str, list[float]] = {c.name: [] for c in found}
     api_ms: list[tuple[float, float]] = []
-    items = [*by_name, "api", *(peers.items() if peers else [])]
+    items = [*by_name, *([] if steps_only else ["api"]), *(peers.items() if peers else [])]
     for rep in range(-1, args.rounds):  # round -1 is the warm-up
         for item in rotated(items, rep):
             if item == "api":
@@ -347,7 +351,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> Results:
             elif peers is not None and rep >= 0:
                 peers.measure(item, rep)
         progress(f"round {rep + 1}/{args.rounds} done" if rep >= 0 else "warm-up round done")
-    return Results(args, found, samples, api_ms, peers, trace.stat().st_size)
+    return Results(args, found, samples, api_ms, peers, 0 if trace is None else trace.stat().st_size)
 
 
 # --------------------------------------------------------------------------- the report
@@ -363,6 +367,13 @@ def ratio(r: Results, a: str, b: str) -> tuple[float, Stat]:
 
 
 def goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
+    if r.args.only != "steps":
+        yield from command_goals(r)
+    yield from step_goals(r)
+
+
+def command_goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
+    """Parts 1 and 2's targets."""
     marginal, per_round = r.marginal(), r.marginal_rounds()
     yield (
         "golden-trace suite throughput, one pytest process",
@@ -393,6 +404,10 @@ def goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
         f"CPU time {r.med('inspect:cpu') / r.med('python:cpu'):.2f}x",
         overall <= INSPECT_GOAL,
     )
+
+
+def step_goals(r: Results) -> Iterator[tuple[str, str, str, bool | None]]:
+    """Part 3's targets."""
     p = r.peers
     if p is None:
         yield ("recording / minimal recorder (peers' workload)", f"<= {RECORD_GOAL:.1f}x", "not measured (no peers folder)", None)
@@ -491,6 +506,24 @@ def attribution(r: Results) -> Iterator[str]:
     )
 
 
+def commands_sections(r: Results) -> list[str]:
+    """Parts 1 and 2 of the report."""
+    return [
+        f"## 1. Golden-trace suite ({SUITE_SIZES[0]} vs {SUITE_SIZES[1]} six-step traces, {r.trace_bytes:,} bytes each, one pytest process)",
+        "",
+        *suite_table(r),
+        "",
+        f"## 2. Commands ({r.args.rounds} runs each)",
+        "",
+        *command_table(r),
+        "",
+        "Where the time goes (differences of medians):",
+        "",
+        *attribution(r),
+        "",
+    ]
+
+
 def render(r: Results) -> str:
     a = r.args
     cores = os.cpu_count()
@@ -505,18 +538,7 @@ def render(r: Results) -> str:
         "",
         *goals_table(r),
         "",
-        f"## 1. Golden-trace suite ({SUITE_SIZES[0]} vs {SUITE_SIZES[1]} six-step traces, {r.trace_bytes:,} bytes each, one pytest process)",
-        "",
-        *suite_table(r),
-        "",
-        f"## 2. Commands ({a.rounds} runs each)",
-        "",
-        *command_table(r),
-        "",
-        "Where the time goes (differences of medians):",
-        "",
-        *attribution(r),
-        "",
+        *([] if a.only == "steps" else commands_sections(r)),
         f"## 3. Per step on the peers' workload (N={PEERS_N:,})",
         "",
         *peers_table(r),
@@ -561,10 +583,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--api-reps", type=int, default=10, help="in-process api.replay calls a round")
     parser.add_argument("--peers", type=Path, default=None, help="the peer benchmark folder (default: shared/bench-peers beside the repository or above)")
     parser.add_argument("--peers-part", action=argparse.BooleanOptionalAction, default=True, help="part 3 (the peers' workload)")
+    parser.add_argument("--only", choices=("steps",), default=None, help="run one part alone: steps = part 3, per step on the peers' workload (not with --write)")
     parser.add_argument("--write", action="store_true", help=f"also write the report to {RESULTS}")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.reps < 1 or args.api_reps < 1:
         parser.error("rounds, reps and api-reps must be at least 1")
+    if args.only is not None and args.write:
+        parser.error(f"--only makes a partial report: it is not written to {RESULTS.name}")
+    if args.only == "steps" and not args.peers_part:
+        parser.error("--only steps runs part 3, which --no-peers-part turns off")
     args.argv = list(argv)
     return args
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from unittest import mock
 
 from agent.tools.schema import tool_schema
 from tracing.replay import known_schema
@@ -36,6 +37,25 @@ class TestKnownSchema:
         assert "times" not in bound["function"]["parameters"]["properties"]
         assert "times" in known_schema("note", _note)["function"]["parameters"]["properties"]
         assert known_schema("other", _note)["function"]["name"] == "other"
+
+    def test_builds_a_methods_schema_once_for_every_instance(self) -> None:
+        """A tool that is a bound method (a new object at each access) is remembered by its function, without self."""
+
+        class Notes:
+            def note(self, text: str, times: int = 1) -> str:
+                """Write a note.
+
+                Args:
+                    text: what to write.
+                    times: how often.
+                """
+                return text * times
+
+        first = known_schema("note", Notes().note)
+        assert first == tool_schema("note", Notes().note) == tool_schema("note", _note)
+        with mock.patch("tracing.replay.tool_schema", side_effect=AssertionError("built again")):
+            assert known_schema("note", Notes().note) == first
+        assert known_schema("note", Notes.note) != first  # the plain function takes self
 
     def test_sees_a_tool_changed_in_the_same_process(self) -> None:
         """A tool defined again (reloaded code) or given another docstring is described as it is now."""

@@ -107,10 +107,11 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
     version; other records are the caller's to check.
     """
     path = Path(path)
+    name = str(path)  # once: formatting the Path itself for every line costs twice as much
     seen_any = False
     blank = None  # where a blank line was: accepted at the end of the file (an editor's extra newline), not before a record
     for number, line, complete in _lines(path):
-        where = f"{path}:{number}"
+        where = f"{name}:{number}"
         if blank is not None:
             msg = f"{blank}: a blank line between records; the trace is corrupt at this line"
             raise TraceError(msg)

@@ -101,6 +101,11 @@ def _encode(record: Mapping[str, Any]) -> bytes:
     return data
 
 
+def _what(step: int | None, what: str) -> str:
+    """What a record is, for an error message: ``step N`` for a step record."""
+    return what if step is None else f"step {step}"
+
+
 def _write_rest(fd: int, data: bytes, written: int) -> None:
     """Write ``data[written:]`` after a short write; OSError when the disk takes no more."""
     view = memoryview(data)
@@ -283,17 +288,20 @@ class TraceWriter:
         writer._write({"kind": "resume", "after_step": steps - 1, "reason": reason, "resumed_at": datetime.now(UTC).isoformat(timespec="milliseconds")}, what="the resume record")
         return writer
 
-    def _write(self, record: Mapping[str, Any], *, step: bool = False, what: str = "the end record") -> None:
-        """Append one record as one line, whole, or raise TraceWriteError leaving the file as it was before it."""
+    def _write(self, record: Mapping[str, Any], *, step: int | None = None, what: str = "the end record") -> None:
+        """Append one record as one line, whole, or raise TraceWriteError leaving the file as it was before it.
+
+        ``step``: the index of the step record this is (its ``what`` in error messages, built only on one).
+        """
         if self._broken is not None:
             raise self._broken  # after a failed write nothing more is appended (but for write_end's one attempt)
         try:
             data = _encode(record)
         except TraceError as err:
-            self._fail(f"cannot write {what} to trace file {self.path}: {err}", stop=True)
+            self._fail(f"cannot write {_what(step, what)} to trace file {self.path}: {err}", stop=True)
         if self._scrub is not None:
             data = self._scrub(data)
-        if step:
+        if step is not None:
             self._pending = (self._steps + 1, self._size + len(data))
         # One write of the whole line, so a crash can tear only the record being written; the
         # kernel may take less (a disk that fills up): the rest follows, or the record is undone.
@@ -302,12 +310,12 @@ class TraceWriter:
             if written != len(data):
                 _write_rest(self._fd, data, written)
         except OSError as err:
-            self._fail(f"cannot write {what} to trace file {self.path}: {err.strerror}; {_advice(err)}", stop=True)
+            self._fail(f"cannot write {_what(step, what)} to trace file {self.path}: {err.strerror}; {_advice(err)}", stop=True)
         self._size += len(data)
-        if step:
+        if step is not None:
             self._steps += 1
         if self._fsync_each:
-            self._sync(what)
+            self._sync(_what(step, what))
 
     def _sync(self, what: str) -> None:
         try:
@@ -380,7 +388,7 @@ class TraceWriter:
         self._previous = step
         if step.index < self._skip:  # a resumed run's recorded step: already in the file
             return
-        self._write(record, step=True, what=f"step {step.index}")
+        self._write(record, step=step.index)
 
     def write_end(self, outcome: Outcome) -> None:
         """Append the end record: how the run ended, its answer and totals.
