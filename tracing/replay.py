@@ -547,8 +547,8 @@ class ReplayTools:
         return self.session.tool_result(call)
 
 
-# Today's schema of each tool function a replay has met. Building one (a pydantic adapter) costs
-# ~2 ms, six tools most of a six-step replay's fixed cost, and a golden-trace suite replays the same
+# Today's schema of each tool function a replay has met. Building one costs ~2 ms through pydantic
+# (0.05 for plain JSON types, agent/tools/schema.py), and a golden-trace suite replays the same
 # tools again and again. Keyed weakly by the function itself (reloaded code is a new function; a
 # bound method by its function, as each attribute access makes a new method object) and by what a
 # schema is made from besides its code: its name, what a partial binds or that a method binds its
