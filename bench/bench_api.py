@@ -163,7 +163,8 @@ def run_command(command: Command, tmp: Path) -> tuple[float, float]:
     return ms, cpu
 
 
-# What building a toolbox costs before its first schema: pydantic's imports, its plugin scan, its schema generator.
+# What a tool with a type beyond plain JSON (an Enum, a model) costs before its first schema: pydantic's imports,
+# its plugin scan, its schema generator. Tools of plain JSON types (the built-in ones) need pydantic_core alone.
 PYDANTIC_SCHEMA = "import pydantic\nfrom typing_extensions import TypedDict\nclass A(TypedDict):\n    x: int\npydantic.TypeAdapter(A).json_schema()"
 
 
@@ -182,7 +183,8 @@ def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
         Command("python_no_site", "`python -S -c pass` (without site and the environment's .pth files)", (python, "-S", "-c", "pass")),
         Command("import_orjson", '`python -c "import orjson"`', (python, "-c", "import orjson")),
         Command("import_reading", '`python -c "import orjson, hashlib, immutables"` (what reading and checking a trace cannot do without)', (python, "-c", "import orjson, hashlib, immutables")),
-        Command("pydantic_schema", '`python -c "import hydra"` and one tool\'s first schema (pydantic imported, one `TypeAdapter`)', (python, "-c", "import hydra\n" + PYDANTIC_SCHEMA)),
+        Command("pydantic_core", '`python -c "import hydra, pydantic_core"` (what tools of plain JSON types need for their checks)', (python, "-c", "import hydra, pydantic_core")),
+        Command("pydantic_schema", '`python -c "import hydra"` and one pydantic `TypeAdapter`\'s first schema (what a tool with an Enum or a model needs)', (python, "-c", "import hydra\n" + PYDANTIC_SCHEMA)),
         Command("hydra_app", "minimal `@hydra.main` app (5 lines, no config)", (python, str(tmp / "hydra_app.py")), fresh_cwd=True),
         Command("hydra_app_conf", "the same app over the agent's conf/ (`pkg://agent.conf`)", (python, str(tmp / "hydra_app_conf.py")), fresh_cwd=True),
         Command("agent_run", "`agent run` (default task, 6 steps)", (agent, "run"), "finished after 6 steps", fresh_cwd=True),
@@ -489,14 +491,15 @@ def attribution(r: Results) -> Iterator[str]:
     )
     yield f"- A minimal `@hydra.main` app: {app:,.0f} ms, {app - hydra:,.0f} ms past importing Hydra (plugin scan, its own config, logging, the run dir and `.hydra/` files)."
     yield f"- The same app over the agent's conf/: {conf:,.0f} ms ({conf - app:+,.0f} ms: our config groups and the status callback, composed and built by Hydra)."
-    pyd = r.med("pydantic_schema") - hydra
+    core, pyd = r.med("pydantic_core") - hydra, r.med("pydantic_schema") - hydra
     yield (
         f"- `agent run`: {r.med('agent_run'):,.0f} ms, {r.med('agent_run') - conf:+,.0f} ms over that app (which composes the config twice, "
         f"as Hydra does; `agent run` composes it once): our imports, building the run, the six steps, printing. Of that, the "
-        f"toolbox's first schema costs {pyd:,.0f} ms in a process that has imported Hydra (pydantic's imports, its plugin scan, "
-        f"its schema generator: `import hydra` and one `TypeAdapter` less `import hydra`); {pyd / app:.2f} of the minimal app's time."
+        f"built-in tools' argument checks cost {core:,.0f} ms of pydantic_core's imports ({core / app:.2f} of the minimal app's time; "
+        f"`import hydra, pydantic_core` less `import hydra`). A tool with a type beyond plain JSON would bring in pydantic's schema "
+        f"generator: {pyd:,.0f} ms ({pyd / app:.2f}; `import hydra` and one `TypeAdapter` less `import hydra`)."
     )
-    yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra, of which the same pydantic cost is about {pyd:,.0f} ms."
+    yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra, of which pydantic_core's imports are about {core:,.0f} ms."
     orj, reading = r.med("import_orjson"), r.med("import_reading")
     yield (
         f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up. Importing orjson "

@@ -53,3 +53,14 @@ def opaque() -> Opaque:
 def mixed() -> set[Any]:
     """A set of things that do not sort together."""
     return {1, "a", None}
+
+
+def collector_state(path: str = ".") -> dict[str, bool]:
+    """What the cyclic garbage collector is doing while a run's tools run (takes list_files' arguments).
+
+    Args:
+        path: ignored.
+    """
+    import gc
+
+    return {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}

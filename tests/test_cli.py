@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 
+from tests.blocking_tools import environment
 from tests.conftest import AGENT, PYTHON, agent, one_line_error
 
 
@@ -52,6 +53,19 @@ class TestRun:
         header = orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[0])
         assert override in status["overrides"] and override in header["overrides"]
         assert header["config"]["note"] == "resolved"
+
+    def test_the_collector_is_on_once_a_run_starts_with_the_start_frozen(self, tmp_path: Path) -> None:
+        """`agent run` pauses the cyclic collector while it starts: its tools run with it back on, and with what the start built frozen out of it.
+
+        A sweep's jobs start again in the same process: there nothing is frozen.
+        """
+        tool = "tools.tools.list_files._target_=tests.odd_tools.collector_state"
+        single = agent("run", "--trace", "t.jsonl", tool, cwd=tmp_path, env=environment())
+        sweep = agent("run", "-m", "trace=true", tool, "seed=0,1", cwd=tmp_path, env=environment())
+        assert single.returncode == sweep.returncode == 0, single.stderr + sweep.stderr
+        traces = [tmp_path / "t.jsonl", *sorted(tmp_path.glob("multirun/*/*/*/trace.jsonl"))]
+        states = [orjson.loads(path.read_bytes().splitlines()[1])["tool_calls"][0]["output"] for path in traces]
+        assert states == [{"enabled": True, "frozen": True}, {"enabled": True, "frozen": False}, {"enabled": True, "frozen": False}]
 
     def test_a_reader_that_went_away_does_not_fail_the_run(self, tmp_path: Path) -> None:
         """`agent run --trace T | head` with head gone: exit 0, nothing on stderr, status.json and the trace say finished."""

@@ -13,7 +13,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn, TextIO
 
 USAGE = """\
@@ -68,6 +68,32 @@ def collector_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+@contextlib.contextmanager
+def collector_paused_while_starting() -> Iterator[Callable[[], None]]:
+    """The cyclic garbage collector off while the command starts; the function given back ends the start.
+
+    Starting `agent run` (imports, Hydra's plugin scan and composition) makes ~45,000 objects, and the
+    collector's passes over them cost ~15 ms of a ~320 ms start. When the run starts, those objects are
+    frozen (``gc.freeze``: left out of every later collection, which a long run's collections no longer
+    walk) and collection resumes. The start's own garbage cycles, ~9,000 objects, are frozen with them:
+    a few MB once per process instead of a ~18 ms full collection. For a single run only: a sweep's
+    jobs start again in the same process. Process-wide state, so only the command's entry sets it.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+
+    def started() -> None:
+        if collecting and not gc.isenabled():
+            gc.freeze()
+            gc.enable()
+
+    try:
+        yield started
+    finally:
+        if collecting:
+            gc.enable()  # a command that stopped before its run started
 
 
 def _reader_gone() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_harness.cli import fail, reader_safe_stdout, say
+from agent_harness.cli import collector_paused_while_starting, fail, reader_safe_stdout, say
 from agent_harness.compose import quoted
 
 if TYPE_CHECKING:
@@ -101,17 +101,19 @@ def hydra_main(argv: list[str]) -> None:
     config_path, config_name, argv = app_config(project, argv)
 
     ended: list[str] = []  # the single run's status: its exit status is decided once Hydra has written status.json
+    sweep = bool({"-m", "--multirun"} & set(argv))
+    starting = contextlib.nullcontext(lambda: None) if sweep else collector_paused_while_starting()
 
     def job(cfg: DictConfig) -> dict[str, Any]:
+        started()
         summary = run_job(cfg, project)
         ended.append(summary["status"])
         return summary
 
     app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(scrubbing_job(job, os.environ))
-    sweep = bool({"-m", "--multirun"} & set(argv))
     try:
         # What is printed or logged before a job starts (a sweep's listing of its jobs, a bad override) is scrubbed too.
-        with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)), (contextlib.nullcontext() if sweep else composed_once()):
+        with starting as started, _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)), (contextlib.nullcontext() if sweep else composed_once()):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)}{did_you_mean(str(err), project)} (see `agent run --help`)")
