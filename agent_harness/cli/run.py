@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -83,6 +83,13 @@ def _hydra_process(argv: list[str]) -> Iterator[None]:
 def hydra_main(argv: list[str]) -> None:
     """Run the agent as a Hydra app with ``argv``, over the project's config (if the current folder is in one) and
     the harness's own; Hydra's errors become one line, exit 2."""
+    sweep = bool({"-m", "--multirun"} & set(argv))
+    # A single run starts (imports Hydra, composes) with the cyclic collector paused, until its job starts.
+    with contextlib.nullcontext(lambda: None) if sweep else collector_paused_while_starting() as started:
+        _hydra_app(argv, sweep=sweep, started=started)
+
+
+def _hydra_app(argv: list[str], *, sweep: bool, started: Callable[[], None]) -> None:
     import hydra
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
@@ -101,8 +108,6 @@ def hydra_main(argv: list[str]) -> None:
     config_path, config_name, argv = app_config(project, argv)
 
     ended: list[str] = []  # the single run's status: its exit status is decided once Hydra has written status.json
-    sweep = bool({"-m", "--multirun"} & set(argv))
-    starting = contextlib.nullcontext(lambda: None) if sweep else collector_paused_while_starting()
 
     def job(cfg: DictConfig) -> dict[str, Any]:
         started()
@@ -113,7 +118,7 @@ def hydra_main(argv: list[str]) -> None:
     app = hydra.main(version_base="1.3", config_path=config_path, config_name=config_name)(scrubbing_job(job, os.environ))
     try:
         # What is printed or logged before a job starts (a sweep's listing of its jobs, a bad override) is scrubbed too.
-        with starting as started, _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)), (contextlib.nullcontext() if sweep else composed_once()):
+        with _hydra_process(argv), scrubbed_output(command_line_scrubber(argv, os.environ)), (contextlib.nullcontext() if sweep else composed_once()):
             app()
     except (HydraException, OmegaConfBaseException) as err:  # a bad override or config: unusable input
         fail(f"{_one_line(err)}{did_you_mean(str(err), project)} (see `agent run --help`)")
