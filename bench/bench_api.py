@@ -494,7 +494,8 @@ def attribution(r: Results) -> Iterator[str]:
     core, pyd = r.med("pydantic_core") - hydra, r.med("pydantic_schema") - hydra
     yield (
         f"- `agent run`: {r.med('agent_run'):,.0f} ms, {r.med('agent_run') - conf:+,.0f} ms over that app (which composes the config twice, "
-        f"as Hydra does; `agent run` composes it once): our imports, building the run, the six steps, printing. Of that, the "
+        f"as Hydra does, with the cyclic collector walking what it builds; `agent run` composes it once, with the collector paused until "
+        f"the run starts): our imports, building the run, the six steps, printing. Of that, the "
         f"built-in tools' argument checks cost {core:,.0f} ms of pydantic_core's imports ({core / app:.2f} of the minimal app's time; "
         f"`import hydra, pydantic_core` less `import hydra`). A tool with a type beyond plain JSON would bring in pydantic's schema "
         f"generator: {pyd:,.0f} ms ({pyd / app:.2f}; `import hydra` and one `TypeAdapter` less `import hydra`)."
