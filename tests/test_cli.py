@@ -248,6 +248,19 @@ class TestHelp:
 
 
 class TestInspect:
+    def test_the_command_leaves_its_objects_to_the_os_at_exit_and_a_caller_its_collector(self, tmp_path: Path) -> None:
+        """As the process's entry, `agent` freezes its objects once its work is done (the exit's last collection
+        skips them); called from a longer process (argv given), it leaves that process's collector as it was."""
+        assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
+        script = (
+            "import gc, sys\nfrom agent_harness.cli import main\n"
+            "entry = sys.argv[1] == 'entry'\nsys.argv = ['agent', 'trace', 'inspect', 't.jsonl']\n"
+            "main() if entry else main(sys.argv[1:])\n"
+            "print('frozen' if gc.get_freeze_count() else 'not frozen', gc.isenabled(), file=sys.stderr)\n"
+        )
+        done = [subprocess.run([PYTHON, "-c", script, how], cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False) for how in ("entry", "caller")]
+        assert [(d.returncode, "end       finished after 6 steps" in d.stdout, d.stderr) for d in done] == [(0, True, "frozen True\n"), (0, True, "not frozen True\n")]
+
     def test_inspect_prints_every_step_and_the_end(self, tmp_path: Path) -> None:
         """The summary has the header, each step's tool calls with output and state hash, and the ending."""
         assert agent("run", "--trace", "t.jsonl", cwd=tmp_path).returncode == 0
