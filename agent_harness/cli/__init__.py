@@ -54,46 +54,31 @@ def fail(message: str, status: int = 2) -> NoReturn:
 
 
 @contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for the command, as it was after.
+def collector_paused() -> Iterator[Callable[[], None]]:
+    """The cyclic garbage collector off for the command, as it was after; the function given back turns it on early.
 
     A trace read into memory is plain JSON data, free of cycles, kept to the end: the collector's
     full passes over it made reading and replaying ~2x slower per step at 5,000 steps
-    (bench/RESULTS-replay.md). Process-wide state, so only the command's entry sets it.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
-@contextlib.contextmanager
-def collector_paused_while_starting() -> Iterator[Callable[[], None]]:
-    """The cyclic garbage collector off while the command starts; the function given back ends the start.
-
-    Starting `agent run` (imports, Hydra's plugin scan and composition) makes ~45,000 objects, and the
-    collector's passes over them cost ~15 ms of a ~320 ms start. When the run starts, those objects are
-    frozen (``gc.freeze``: left out of every later collection, which a long run's collections no longer
-    walk) and collection resumes. The start's own garbage cycles, ~9,000 objects, are frozen with them:
-    a few MB once per process instead of a ~18 ms full collection. For a single run only: a sweep's
-    jobs start again in the same process. Process-wide state, so only the command's entry sets it.
+    (bench/RESULTS-replay.md), so replay, resume and trace keep it off throughout. `agent run` turns it
+    on when its run starts: starting (importing Hydra, its plugin scan, composing) makes ~45,000
+    objects, and walking them made `agent run` 1.23x a minimal Hydra app's time instead of 1.05x. They are
+    frozen first (``gc.freeze``), so a long run's collections do not walk them either; the start's own
+    garbage cycles (~9,000 objects, under 1 MB of peak memory) are kept with them rather than found by
+    an ~18 ms full collection. Process-wide state, so only the command's entry sets it.
     """
     collecting = gc.isenabled()
     gc.disable()
 
-    def started() -> None:
+    def resume_frozen() -> None:
         if collecting and not gc.isenabled():
             gc.freeze()
             gc.enable()
 
     try:
-        yield started
+        yield resume_frozen
     finally:
         if collecting:
-            gc.enable()  # a command that stopped before its run started
+            gc.enable()
 
 
 def _reader_gone() -> None:

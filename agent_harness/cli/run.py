@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from agent_harness.cli import collector_paused_while_starting, fail, reader_safe_stdout, say
+from agent_harness.cli import collector_paused, fail, reader_safe_stdout, say
 from agent_harness.compose import quoted
 
 if TYPE_CHECKING:
@@ -84,8 +84,9 @@ def hydra_main(argv: list[str]) -> None:
     """Run the agent as a Hydra app with ``argv``, over the project's config (if the current folder is in one) and
     the harness's own; Hydra's errors become one line, exit 2."""
     sweep = bool({"-m", "--multirun"} & set(argv))
-    # A single run starts (imports Hydra, composes) with the cyclic collector paused, until its job starts.
-    with contextlib.nullcontext(lambda: None) if sweep else collector_paused_while_starting() as started:
+    # A single run starts (imports Hydra, composes) with the cyclic collector paused, until its job starts;
+    # a sweep's jobs start again in the same process, one after another.
+    with contextlib.nullcontext(lambda: None) if sweep else collector_paused() as started:
         _hydra_app(argv, sweep=sweep, started=started)
 
 
