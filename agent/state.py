@@ -378,22 +378,6 @@ def plain_copy(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return dict(mapping)
 
 
-def apply_update(memory: dict[str, Any], update: Mapping[str, Any]) -> None:
-    """Apply ``update`` to ``memory`` in place: each key is set, and a None value deletes it."""
-    for key, value in update.items():
-        if value is None:
-            memory.pop(key, None)
-        else:
-            memory[key] = value
-
-
-def updated_memory(memory: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
-    """``memory`` with ``update`` applied (see ``apply_update``), as a new dict."""
-    result = plain_copy(memory)
-    apply_update(result, update)
-    return result
-
-
 def summary_hash(summary: Mapping[str, Any]) -> str:
     """The state hash from a state's ``summary()`` (O(memory): ``AgentState.hash`` is the incremental one)."""
     messages = summary["messages"]

@@ -24,8 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from agent_harness.errors import ConfigError
 from tracing.errors import TraceError
-from tracing.reader import Trace, TraceStream, read_trace
-from tracing.sweep import DEFAULT_TRACE
+from tracing.reader import Trace, read_trace, trace_file
 
 if TYPE_CHECKING:
     from omegaconf import DictConfig
@@ -470,12 +469,7 @@ def _parts(plan: _Plan, session: ReplaySession) -> dict[str, Any]:
 
 def load(trace: str | Path | Trace) -> Trace:
     """A trace read for replay: prompts that do not match their digests (an edited trace) are left to the replay to place."""
-    return trace if isinstance(trace, Trace) else read_trace(_trace_file(Path(trace)), check_prompts=False)
-
-
-def _trace_file(path: Path) -> Path:
-    """A trace file, or the trace a run's folder holds."""
-    return path / DEFAULT_TRACE if path.is_dir() and (path / DEFAULT_TRACE).is_file() else path
+    return trace if isinstance(trace, Trace) else read_trace(trace_file(Path(trace)), check_prompts=False)
 
 
 def replay(
@@ -602,7 +596,7 @@ def resume(trace: str | Path, *overrides: str, project: Project | str | Path | N
     from agent_harness.compose import apply_overrides, parse_overrides
     from tracing.replay_config import RUN_SPECIFIC
 
-    path = _trace_file(Path(trace))
+    path = trace_file(Path(trace))
     loaded = read_trace(path)
     _resumable(loaded)
     header = loaded.header
@@ -666,7 +660,7 @@ def _reuse_source(data: Mapping[str, Any], info: RunInfo) -> Path | None:
 
     named = Path(str(data["reuse"]))
     if not is_sweep(named):
-        return _trace_file(named)
+        return trace_file(named)
 
     def own(overrides: Sequence[str]) -> set[str]:
         return {o.text for o in parse_overrides([str(x) for x in overrides]) if o.root not in (*RUN_SPECIFIC, "reuse", "resume")}
@@ -727,20 +721,14 @@ def _reuse_summary(prefix: Any, data: Mapping[str, Any]) -> dict[str, Any] | Non
 
 def read(trace: str | Path) -> Trace:
     """A whole trace, checked, with every step's prompt rebuilt."""
-    return read_trace(_trace_file(Path(trace)))
+    return read_trace(trace_file(Path(trace)))
 
 
 def inspect(trace: str | Path, *, full: bool = False, raw: bool = False) -> Iterator[str]:
     """A trace (or a sweep folder: one row per job) as readable lines of text; control characters escaped unless ``raw``."""
-    from tracing.inspection import render
-    from tracing.sweep import is_sweep, load_sweep, render_sweep
-    from tracing.text import printable
+    from tracing.inspection import inspect
 
-    path = Path(trace)
-    if is_sweep(path):
-        lines = render_sweep(path, load_sweep(path))
-        return lines if raw else map(printable, lines)
-    return render(TraceStream(_trace_file(path)), full=full, raw=raw)
+    return inspect(trace, full=full, raw=raw)
 
 
 def diff(a: str | Path, b: str | Path) -> Any:
@@ -748,7 +736,7 @@ def diff(a: str | Path, b: str | Path) -> Any:
     from tracing.diff import compare
 
     # An edited trace is diffed, not refused: what was changed is what the user wants to see.
-    return compare(read_trace(_trace_file(Path(a)), check_prompts=False), read_trace(_trace_file(Path(b)), check_prompts=False))
+    return compare(read_trace(trace_file(Path(a)), check_prompts=False), read_trace(trace_file(Path(b)), check_prompts=False))
 
 
 # --------------------------------------------------------------------------- sweeps

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import orjson
-
-from tracing.reader import TraceStream
+from tracing.reader import TraceStream, trace_file
 from tracing.text import printable
 
 _SHORT = 100  # characters of a message, argument list or output shown when not --full
@@ -22,10 +22,13 @@ def _clip(text: str, full: bool) -> str:
     return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
 
 
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode  # not orjson: see tracing.quickread
+
+
 def _json(value: Any, full: bool = True) -> str:
     if isinstance(value, str) and not full:
         value = value[: _SHORT * 4]
-    return orjson.dumps(value, default=str).decode()
+    return _dumps(value)
 
 
 def _tokens(usage: dict[str, Any] | None) -> str:
@@ -36,6 +39,18 @@ def _tokens(usage: dict[str, Any] | None) -> str:
 
 def _params(params: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def inspect(trace: str | Path, *, full: bool = False, raw: bool = False) -> Iterator[str]:
+    """A trace, a run's folder or a sweep's folder (one row per job) as readable lines; control characters escaped unless ``raw``."""
+    path = Path(trace)
+    if path.is_dir():
+        from tracing.sweep import is_sweep, load_sweep, render_sweep
+
+        if is_sweep(path):
+            lines = render_sweep(path, load_sweep(path))
+            return lines if raw else map(printable, lines)
+    return render(TraceStream(trace_file(path)), full=full, raw=raw)
 
 
 def render(trace: TraceStream, *, full: bool = False, raw: bool = False) -> Iterator[str]:

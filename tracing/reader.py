@@ -7,38 +7,59 @@ raises TraceError with one line that says what and where.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import orjson
-
-from agent.state import EMPTY_DIGEST, History, extend_digest, updated_memory
+from agent.updates import updated_memory
+from tracing import quickread
 from tracing.errors import TraceError
 from tracing.schema import FORMAT, MAX_LINE_BYTES, SCHEMA_VERSION, check_record, resolve_references
 
+if TYPE_CHECKING:
+    from agent.state import History
 
-@dataclass
+# orjson, hashlib and the runtime's state module are imported where a trace is read with them: a
+# small trace read by a short command (agent trace inspect) needs none of them (tracing.quickread).
+
+DEFAULT_TRACE = "trace.jsonl"
+"""The trace's name in a run's folder (tracePath's default)."""
+
+
+def trace_file(path: Path) -> Path:
+    """``path``, or the trace a run's folder holds."""
+    return path / DEFAULT_TRACE if path.is_dir() and (path / DEFAULT_TRACE).is_file() else path
+
+
 class Trace:
-    """A trace read from disk."""
+    """A trace read from disk (``read_trace``).
 
-    path: Path
-    header: dict[str, Any]
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    """Step records, with ``tools`` and ``state.memory`` filled in where the writer left them out."""
-    prompts: list[History] = field(default_factory=list)
-    """The full prompt of each step, rebuilt (and checked against its recorded sha256 unless read with ``check_prompts=False``)."""
-    end: dict[str, Any] | None = None
-    """The end record; None when the run was cut off."""
-    torn: bool = False
-    """Whether the file ends in a partly written line (the writer was killed mid-record)."""
-    resumes: list[dict[str, Any]] = field(default_factory=list)
-    """The resume records: where the run was resumed from its trace, and why."""
+    A plain class, not a dataclass: importing dataclasses costs ~7 ms, which `agent trace inspect`
+    does not otherwise pay.
+    """
 
-    _edited: list[int] | None = field(default=None, repr=False)
+    __slots__ = ("path", "header", "steps", "prompts", "end", "torn", "resumes", "_edited")
+
+    def __init__(self, path: Path, header: dict[str, Any], _edited: list[int] | None = None) -> None:
+        self.path = path
+        self.header = header
+        self.steps: list[dict[str, Any]] = []
+        """Step records, with ``tools`` and ``state.memory`` filled in where the writer left them out."""
+        self.prompts: list[History] = []
+        """The full prompt of each step, rebuilt (and checked against its recorded sha256 unless read with ``check_prompts=False``)."""
+        self.end: dict[str, Any] | None = None
+        """The end record; None when the run was cut off."""
+        self.torn = False
+        """Whether the file ends in a partly written line (the writer was killed mid-record)."""
+        self.resumes: list[dict[str, Any]] = []
+        """The resume records: where the run was resumed from its trace, and why."""
+        self._edited = _edited
+
+    def __repr__(self) -> str:
+        return f"Trace({str(self.path)!r}, {len(self.steps)} steps, {'cut off' if self.end is None else self.end['status']})"
 
     @property
     def cut_off(self) -> bool:
@@ -61,20 +82,20 @@ class Trace:
 _KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
-    """(line number, bytes, complete) for each line; complete is False for a last line with no newline.
+def _open(path: Path) -> tuple[BinaryIO, int]:
+    """The trace file open for reading, and its size.
 
-    Only a regular file is opened (opening a FIFO would wait for a writer), and a line is read up to
-    MAX_LINE_BYTES: a longer one is refused, never read whole into memory.
+    Only a regular file is opened (opening a FIFO would wait for a writer).
     """
     try:
-        mode = os.stat(path).st_mode
+        status = os.stat(path)
     except (FileNotFoundError, ValueError):  # ValueError: a NUL in the path, which no file's name holds
         msg = f"no trace at {path}; check the path (a run writes its trace to tracePath)"
         raise TraceError(msg) from None
     except OSError as err:
         msg = f"cannot read {path}: {err.strerror}"
         raise TraceError(msg) from None
+    mode = status.st_mode
     if stat.S_ISDIR(mode):
         msg = f"{path} is a folder; give the path of a trace file (.jsonl)"
         raise TraceError(msg)
@@ -83,10 +104,17 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
         msg = f"{path} is {kind}, not a trace file; give the path of a trace file (.jsonl) (copy a stream to a file first)"
         raise TraceError(msg)
     try:
-        file = path.open("rb")
+        return path.open("rb"), status.st_size
     except OSError as err:
         msg = f"cannot read {path}: {err.strerror}"
         raise TraceError(msg) from None
+
+
+def _lines(file: BinaryIO, path: Path) -> Iterator[tuple[int, bytes, bool]]:
+    """(line number, bytes, complete) for each line; complete is False for a last line with no newline.
+
+    A line is read up to MAX_LINE_BYTES: a longer one is refused, never read whole into memory.
+    """
     with file:
         number = 0
         while line := file.readline(MAX_LINE_BYTES + 1):
@@ -97,7 +125,16 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes, bool]]:
                     "the file is not a trace or is corrupt"
                 )
                 raise TraceError(msg)
-            yield number, line, line.endswith(b"\n")  # orjson skips the newline: no copy of a long line
+            yield number, line, line.endswith(b"\n")  # the parser skips the newline: no copy of a long line
+
+
+def _orjson() -> tuple[Callable[[bytes], Any], Callable[[bytes, Any], bytes]]:
+    """orjson's parser and the runtime's chain digest: how every trace is read but a small one read by a short command."""
+    import orjson
+
+    from agent.state import extend_digest
+
+    return orjson.loads, extend_digest
 
 
 def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]]:
@@ -107,10 +144,14 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
     version; other records are the caller's to check.
     """
     path = Path(path)
-    name = str(path)  # once: formatting the Path itself for every line costs twice as much
+    file, _ = _open(path)
+    return _records(_lines(file, path), str(path), _orjson()[0])
+
+
+def _records(lines: Iterator[tuple[int, bytes, bool]], name: str, loads: Callable[[bytes], Any]) -> Iterator[tuple[str, dict[str, Any] | None]]:
     seen_any = False
     blank = None  # where a blank line was: accepted at the end of the file (an editor's extra newline), not before a record
-    for number, line, complete in _lines(path):
+    for number, line, complete in lines:
         where = f"{name}:{number}"
         if blank is not None:
             msg = f"{blank}: a blank line between records; the trace is corrupt at this line"
@@ -119,8 +160,8 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
             blank = where
             continue
         try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as err:
+            record = loads(line)
+        except json.JSONDecodeError as err:  # orjson's error is one
             if not complete and seen_any:
                 yield where, None  # the torn last line of a crashed writer: every earlier record is whole
                 return
@@ -137,7 +178,7 @@ def iter_records(path: str | Path) -> Iterator[tuple[str, dict[str, Any] | None]
             seen_any = True
         yield where, record
     if not seen_any:
-        msg = f"{path} is empty; it holds no trace header (was the run started with tracing on?)"
+        msg = f"{name} is empty; it holds no trace header (was the run started with tracing on?)"
         raise TraceError(msg)
 
 
@@ -162,6 +203,8 @@ class _FullPrompts:
     """
 
     def __init__(self, *, digest: bool) -> None:
+        from agent.state import History
+
         self.current = History()
         self.digest = digest
 
@@ -178,16 +221,18 @@ class _FullPrompts:
 class _PromptDigests:
     """Keeps only the chain digest after each message (for inspect): memory stays small however long the run."""
 
-    def __init__(self) -> None:
-        self.digests = [EMPTY_DIGEST]
+    def __init__(self, extend_digest: Callable[[bytes, Any], bytes]) -> None:
+        self.digests = [quickread.EMPTY_DIGEST]
+        self.extend_digest = extend_digest
 
     def __len__(self) -> int:
         return len(self.digests) - 1
 
     def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str]:
         del self.digests[kept + 1 :]
+        digests, extend_digest = self.digests, self.extend_digest
         for message in new:
-            self.digests.append(extend_digest(self.digests[-1], message))
+            digests.append(extend_digest(digests[-1], message))
         return len(self.digests) - 1, self.digests[-1].hex()
 
 
@@ -204,13 +249,17 @@ class TraceStream:
     """
 
     def __init__(self, path: str | Path, *, keep_prompts: bool = False, check_prompts: bool = True) -> None:
-        self.path = Path(path)
-        self._records = iter_records(self.path)
-        where, header = next(self._records)  # iter_records raises on a file without a whole header
+        self.path = path = Path(path)
+        file, size = _open(path)
+        # A stream that keeps only digests is what a short command reads; a small file, it reads without orjson.
+        quick = not keep_prompts and size <= quickread.QUICK_MAX_BYTES
+        loads, extend_digest = (quickread.loads, quickread.extend_digest) if quick else _orjson()
+        self._records = _records(_lines(file, path), str(path), loads)
+        where, header = next(self._records)  # raises on a file without a whole header
         self.header: dict[str, Any] = header  # type: ignore[assignment]
         self.end: dict[str, Any] | None = None
         self.torn = False
-        self.prompt: Any = _FullPrompts(digest=check_prompts) if keep_prompts else _PromptDigests()
+        self.prompt: Any = _FullPrompts(digest=check_prompts) if keep_prompts else _PromptDigests(extend_digest)
         self.check_prompts = check_prompts
         self.edited: list[int] = []
         self.resumes: list[dict[str, Any]] = []

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent import jsondata
-from agent.state import AgentState, canonical, sha256_hex
 from tracing.errors import TraceError
+
+if TYPE_CHECKING:
+    from agent.state import AgentState
 
 FORMAT = "agent-trace"
 SCHEMA_VERSION = 3
@@ -350,9 +352,14 @@ def check_record(record: Any, where: str) -> str:
 
 def _whole_summary_hash(state: AgentState) -> str:
     """The state hash of schema versions 1 and 2: sha256 of the canonical JSON of the whole summary."""
+    from agent.state import canonical, sha256_hex
+
     return sha256_hex(canonical(state.summary()))
 
 
 def state_hash_rule(version: int) -> Callable[[AgentState], str]:
     """How a trace of schema ``version`` hashed the state after each step, as a function of the state."""
+    # Imported here: the checks above are all that reading a trace needs (tracing.quickread).
+    from agent.state import AgentState
+
     return _whole_summary_hash if version < 3 else AgentState.hash

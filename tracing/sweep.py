@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tracing.errors import TraceError
-from tracing.reader import TraceStream
+from tracing.reader import DEFAULT_TRACE, TraceStream
 
 STATUS_FILE = "status.json"  # written by agent_harness.callbacks.JobStatusFile at the end of each job
-DEFAULT_TRACE = "trace.jsonl"
 _SHORT = 48
 
 
