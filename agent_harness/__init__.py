@@ -1,4 +1,4 @@
-"""agent-harness's composition and public API: run, replay, fork, diff, read, inspect.
+"""agent-harness's composition and public API: run, replay, fork, resume, diff, read, inspect.
 
     import agent_harness as ah
 
@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ConfigError", "Diverged", "ReplayResult", "RunResult", "diff", "fork", "inspect", "read", "replay", "replay_sweep", "run"]
+__all__ = ["ConfigError", "Diverged", "ReplayResult", "RunResult", "diff", "fork", "inspect", "read", "replay", "replay_sweep", "resume", "run"]
 
-_API = {"run", "replay", "fork", "diff", "read", "inspect", "replay_sweep", "RunResult"}
+_API = {"run", "replay", "fork", "resume", "diff", "read", "inspect", "replay_sweep", "RunResult"}
 
 
 def __getattr__(name: str) -> Any:

@@ -585,19 +585,23 @@ def _resumable(trace: Trace) -> str:
     return "interrupted" if end is not None else "cut off" + (" mid-record" if trace.torn else "")
 
 
-def resume(trace: str | Path, *overrides: str, project: Project | str | Path | None = None) -> RunResult:
+def resume(trace: str | Path | Trace, *overrides: str, project: Project | str | Path | None = None) -> RunResult:
     """Go on with a run whose trace was cut off (crash, kill) or ended interrupted, in the same trace file.
 
     The recorded steps are replayed offline (checked, recorded tool outputs served, nothing sent to the
     model), then the run goes on live with the recorded config and backends, in the workspace the
     run left. A step that was in flight when the run stopped runs again from its start (its tool
     calls may run twice: at-least-once). The trace gets a resume record and replays whole from step 0.
+    ``trace`` may be one already read with ``read``.
     """
     from agent_harness.compose import apply_overrides, parse_overrides
     from tracing.replay_config import RUN_SPECIFIC
 
-    path = trace_file(Path(trace))
-    loaded = read_trace(path)
+    loaded = trace if isinstance(trace, Trace) else read_trace(trace_file(Path(trace)))
+    path = loaded.path
+    if loaded.edited:  # a Trace read with check_prompts=False: a resumed run goes on from what was recorded, unchanged
+        msg = f"{path}: step {loaded.edited[0]}'s prompt does not match its recorded sha256 (the trace was edited or damaged); only an unchanged trace is resumed"
+        raise TraceError(msg)
     _resumable(loaded)
     header = loaded.header
     found = _project(project)
@@ -607,7 +611,8 @@ def resume(trace: str | Path, *overrides: str, project: Project | str | Path | N
         _set(config, "tools.workspace", str(recorded_workspace))
     recorded_run_dir = header["config"].get("run_dir") or (header.get("job") or {}).get("output_dir") or str(path.parent)
     _set(config, "run_dir", str(recorded_run_dir))
-    apply = [o for o in parse_overrides(list(overrides)) if o.root not in RUN_SPECIFIC]
+    # The run goes on in its own file and folders; what this command may trust (allowed_targets) is today's to say.
+    apply = [o for o in parse_overrides(list(overrides)) if o.root not in RUN_SPECIFIC or o.root == "allowed_targets"]
     apply_overrides(config, apply)
     _set(config, "trace", True)
     _set(config, "tracePath", str(path.resolve()))

@@ -182,7 +182,8 @@ def commands(tmp: Path, trace: Path, suites: dict[str, Path]) -> list[Command]:
         Command("python", "`python -c pass`", (python, "-c", "pass")),
         Command("python_no_site", "`python -S -c pass` (without site and the environment's .pth files)", (python, "-S", "-c", "pass")),
         Command("import_orjson", '`python -c "import orjson"`', (python, "-c", "import orjson")),
-        Command("import_reading", '`python -c "import orjson, hashlib, immutables"` (what reading and checking a trace cannot do without)', (python, "-c", "import orjson, hashlib, immutables")),
+        Command("import_reading", '`python -c "import orjson, hashlib, immutables"` (what reading a trace through orjson and the state module imports)', (python, "-c", "import orjson, hashlib, immutables")),
+        Command("import_quick", '`python -c "import argparse, json, _sha256"` (what `agent trace inspect` of a small trace imports besides its own modules)', (python, "-c", "import argparse, json, _sha256")),
         Command("pydantic_core", '`python -c "import hydra, pydantic_core"` (what tools of plain JSON types need for their checks)', (python, "-c", "import hydra, pydantic_core")),
         Command("pydantic_schema", '`python -c "import hydra"` and one pydantic `TypeAdapter`\'s first schema (what a tool with an Enum or a model needs)', (python, "-c", "import hydra\n" + PYDANTIC_SCHEMA)),
         Command("hydra_app", "minimal `@hydra.main` app (5 lines, no config)", (python, str(tmp / "hydra_app.py")), fresh_cwd=True),
@@ -501,12 +502,13 @@ def attribution(r: Results) -> Iterator[str]:
         f"generator: {pyd:,.0f} ms ({pyd / app:.2f}; `import hydra` and one `TypeAdapter` less `import hydra`)."
     )
     yield f"- `agent replay T`: {r.med('agent_replay'):,.0f} ms, {r.med('agent_replay') - hydra:+,.0f} ms past importing Hydra, of which pydantic_core's imports are about {core:,.0f} ms."
-    orj, reading = r.med("import_orjson"), r.med("import_reading")
+    orj, reading, quick = r.med("import_orjson"), r.med("import_reading"), r.med("import_quick")
     yield (
-        f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up. Importing orjson "
-        f"(which itself imports json, dataclasses, inspect, uuid, datetime, enum) is {orj - py:+,.0f} ms ({orj / py:.2f}x `python -c pass`); "
-        f"with hashlib and immutables, which checking a trace's digests and memory needs, {reading - py:+,.0f} ms: before it reads a "
-        f"byte, a command that checks a trace is {reading / py:.2f}x `python -c pass`."
+        f"- `agent trace inspect T`: {r.med('inspect'):,.0f} ms, {r.med('inspect') - py:+,.0f} ms past Python's start-up, of which argparse, "
+        f"json and the built-in sha256 are {quick - py:+,.0f} ms. It reads a trace of at most 1 MiB with those (tracing/quickread.py), "
+        f"to the same records, digests and errors as orjson: importing orjson (which itself imports json, dataclasses, inspect, uuid, "
+        f"datetime, enum) is {orj - py:+,.0f} ms ({orj / py:.2f}x `python -c pass`), and with hashlib and immutables, which the state "
+        f"module needs, {reading - py:+,.0f} ms ({reading / py:.2f}x)."
     )
 
 

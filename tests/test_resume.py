@@ -132,3 +132,37 @@ def test_resume_of_a_sweep_folder_resumes_every_unfinished_job(tmp_path: Path, s
     assert "2 unfinished jobs resumed, 2 finished" in resumed.stdout
     for trace in sweep.glob("*/trace.jsonl"):
         assert read_trace(trace).end["status"] == "finished"
+
+
+def _cut_after_step_0(trace: Path) -> None:
+    lines = trace.read_bytes().splitlines(keepends=True)
+    trace.write_bytes(b"".join(lines[:2]))  # the header and step 0: as a kill after that step leaves it
+
+
+def test_a_resumed_run_goes_on_live_with_the_collector_on_and_what_was_read_frozen(tmp_path: Path) -> None:
+    """`agent resume` reads the trace with the cyclic collector paused, then turns it on for the live part, where tools run."""
+    from tests.blocking_tools import environment
+
+    tool = "tools.tools.read_file._target_=tests.odd_tools.collector_state"  # read_file runs at step 1 of the invoices task
+    recorded = agent("run", "--trace", "t.jsonl", "hydra.run.dir=run", tool, cwd=tmp_path, env=environment())
+    assert recorded.returncode == 0, recorded.stderr
+    _cut_after_step_0(tmp_path / "t.jsonl")
+    resumed = agent("resume", "t.jsonl", "allowed_targets=[tests.odd_tools]", cwd=tmp_path, env=environment())
+    assert resumed.returncode == 0, resumed.stderr
+    step_1 = orjson.loads((tmp_path / "t.jsonl").read_bytes().splitlines()[3])  # header, step 0, resume record, step 1
+    assert step_1["index"] == 1 and step_1["tool_calls"][0]["output"] == {"enabled": True, "frozen": True}
+
+
+def test_a_trace_read_unchecked_and_edited_is_not_resumed(tmp_path: Path) -> None:
+    import agent_harness as ah
+    from tracing.errors import TraceError
+
+    trace = tmp_path / "t.jsonl"
+    ah.run("task=invoices", trace=trace, run_dir=tmp_path / "run")
+    lines = trace.read_bytes().splitlines(keepends=True)
+    step = orjson.loads(lines[1])
+    step["messages"]["new"][1]["content"] = "an edited task"
+    trace.write_bytes(lines[0] + orjson.dumps(step) + b"\n")
+    with pytest.raises(TraceError, match="step 0's prompt does not match its recorded sha256"):
+        ah.resume(read_trace(trace, check_prompts=False))
+    assert len(trace.read_bytes().splitlines()) == 2  # nothing appended

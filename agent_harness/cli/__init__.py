@@ -59,11 +59,12 @@ def collector_paused() -> Iterator[Callable[[], None]]:
 
     A trace read into memory is plain JSON data, free of cycles, kept to the end: the collector's
     full passes over it made reading and replaying ~2x slower per step at 5,000 steps
-    (bench/RESULTS-replay.md), so replay, resume and trace keep it off throughout. `agent run` turns it
-    on when its run starts: starting (importing Hydra, its plugin scan, composing) makes ~45,000
-    objects, and walking them made `agent run` 1.23x a minimal Hydra app's time instead of 1.05x. They are
-    frozen first (``gc.freeze``), so a long run's collections do not walk them either; the start's own
-    garbage cycles (~9,000 objects, under 1 MB of peak memory) are kept with them rather than found by
+    (bench/RESULTS-replay.md), so replay and trace keep it off throughout, and resume while it reads
+    (its run then goes on live, where a tool may make garbage cycles). `agent run` turns it on when its
+    run starts: starting (importing Hydra, its plugin scan, composing) makes ~45,000 objects, and
+    walking them made `agent run` 1.23x a minimal Hydra app's time instead of 1.05x. What was built is
+    frozen first (``gc.freeze``), so a long run's collections do not walk it either; the start's own
+    garbage cycles (~9,000 objects, under 1 MB of peak memory) are kept with it rather than found by
     an ~18 ms full collection. Process-wide state, so only the command's entry sets it.
     """
     collecting = gc.isenabled()
@@ -180,8 +181,8 @@ def _main(args: list[str]) -> None:
     elif command == "resume":
         from agent_harness.cli.resume import main as resume_main
 
-        with collector_paused():
-            resume_main(rest)
+        with collector_paused() as collect:
+            resume_main(rest, collect)
     elif command == "trace":
         from agent_harness.cli.trace import main as trace_main
 

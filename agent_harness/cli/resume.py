@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from agent_harness.cli import fail
@@ -22,8 +23,8 @@ resume=true instead: `agent run` then resumes an unfinished trace already at tra
 """
 
 
-def main(args: list[str]) -> None:
-    """``agent resume TRACE_OR_SWEEP [OVERRIDES...]``."""
+def main(args: list[str], collect: Callable[[], None] = lambda: None) -> None:
+    """``agent resume TRACE_OR_SWEEP [OVERRIDES...]``; ``collect`` turns the cyclic collector back on (see below)."""
     if not args or any(a in ("-h", "--help") for a in args):
         print(HELP, end="")
         if not args:
@@ -41,9 +42,16 @@ def main(args: list[str]) -> None:
     from tracing.errors import TraceError
     from tracing.sweep import is_sweep, load_sweep
 
+    def resumed(trace: Path) -> api.RunResult:
+        loaded = api.read(trace)  # with the collector paused: plain data, kept to the end
+        # The run goes on live, where a tool may make garbage cycles on every call: the collector is
+        # back on for it, with what is read so far frozen out of its passes.
+        collect()
+        return api.resume(loaded, *overrides, project=project)
+
     if not is_sweep(path):
         try:
-            done = api.resume(path, *overrides, project=project)
+            done = resumed(path)
         except (TraceError, ConfigError) as err:
             fail(str(err))
         print("\n".join(done.lines()))
@@ -54,7 +62,7 @@ def main(args: list[str]) -> None:
     failed = []
     for job in unfinished:
         try:
-            done = api.resume(job.trace, *overrides, project=project)
+            done = resumed(job.trace)
         except (TraceError, ConfigError) as err:
             print(f"job {job.number}: not resumed: {err}")
             failed.append(job.number)
