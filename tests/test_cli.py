@@ -54,6 +54,19 @@ class TestRun:
         assert override in status["overrides"] and override in header["overrides"]
         assert header["config"]["note"] == "resolved"
 
+    def test_a_run_whose_config_cannot_resolve_says_so_in_one_line_and_in_its_status_file(self, tmp_path: Path) -> None:
+        """Exit 2 with one line, and status.json says failed and why, as a sweep's job of the same config does."""
+        env = {k: v for k, v in os.environ.items() if k != "AGENT_TEST_UNSET"}
+        single = agent("run", "+note=${oc.env:AGENT_TEST_UNSET}", cwd=tmp_path, env=env)
+        line = one_line_error(single)
+        assert single.returncode == 2 and "AGENT_TEST_UNSET" in line
+        status = orjson.loads(next(tmp_path.glob("outputs/*/*/status.json")).read_bytes())
+        assert status["status"] == "failed" and "AGENT_TEST_UNSET" in status["error"]
+        assert status["overrides"] == ["+note=${oc.env:AGENT_TEST_UNSET}"]
+        sweep = agent("run", "-m", "+note=${oc.env:AGENT_TEST_UNSET}", "seed=0", cwd=tmp_path, env=env)
+        swept = orjson.loads(next(tmp_path.glob("multirun/*/*/*/status.json")).read_bytes())
+        assert sweep.returncode == 1 and swept["status"] == status["status"] and swept["error"] == status["error"]
+
     def test_the_collector_is_on_once_a_run_starts_with_the_start_frozen(self, tmp_path: Path) -> None:
         """`agent run` pauses the cyclic collector while it starts: its tools run with it back on, and with what the start built frozen out of it.
 

@@ -222,13 +222,23 @@ def _one_line(err: BaseException) -> str:
     return one_line(err)
 
 
-def unusable(message: str) -> NoReturn:
-    """Inside a Hydra job: exit 2 with one line for a single run; fail only this job of a sweep."""
+def unusable(message: str, cfg: DictConfig) -> NoReturn:
+    """Inside a Hydra job: exit 2 with one line for a single run; fail only this job of a sweep.
+
+    Either way the job's status.json says it failed, and why: Hydra calls no end-of-job callback for
+    a job that exits, so a single run writes its own, as the callback writes a sweep job's.
+    """
     from hydra.core.hydra_config import HydraConfig
+    from hydra.core.utils import JobReturn, JobStatus
     from hydra.types import RunMode
 
-    if HydraConfig.get().mode == RunMode.MULTIRUN:
+    from agent_harness.callbacks import write_status
+
+    hydra_cfg = HydraConfig.get()
+    if hydra_cfg.mode == RunMode.MULTIRUN:
         raise UnusableInput(message)
+    with contextlib.suppress(OSError):  # a folder that takes no file: the one line below still says what is wrong
+        write_status(cfg, hydra_cfg, JobReturn(status=JobStatus.FAILED, _return_value=UnusableInput(message)))
     fail(message)
 
 
@@ -261,7 +271,7 @@ def run_job(cfg: DictConfig, project: Any = None) -> dict[str, Any]:
         with ending_on_signals():  # SIGTERM (scancel, preemption) and SIGINT end the run as interrupted, its trace whole
             result = api.execute(cfg, info)
     except (TraceError, ConfigError) as err:
-        unusable(str(err))
+        unusable(str(err), cfg)
     multirun = hydra_cfg.mode == RunMode.MULTIRUN
     say(result.lines(prefix=f"[job {hydra_cfg.job.num}] " if multirun else ""))
     summary = result.summary()
