@@ -82,6 +82,14 @@ def test_a_damaged_line_fails_or_reads_as_orjson_reads_it(value: Any, at: int, j
     _assert_reads_alike(line[:at] + junk + line[at:])
 
 
+@settings(max_examples=600, deadline=None)
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,40})(\.[0-9]{1,40})?([eE][+-]?[0-9]{1,3})?", fullmatch=True))
+def test_a_number_reads_as_orjson_reads_it(number: str) -> None:
+    # Every spelling JSON allows, rounding at the edges of a double included (subnormal, overflow).
+    _assert_reads_alike(number.encode())
+    _assert_reads_alike(b'{"n":[' + number.encode() + b"]}")
+
+
 @pytest.mark.parametrize(
     "line",
     [
