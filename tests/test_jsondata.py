@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from agent.jsondata import NotJSONData, to_json_data
-from agent.records import ToolCall
+from agent.records import ToolCall, ToolResult, recordable_result
 from agent.runtime import Runtime
 from agent.tools import Toolbox, ToolOutput
 from tests import odd_tools
@@ -67,6 +67,71 @@ class TestToJsonData:
         """Bytes, NaN, infinities, huge integers, objects, unsortable sets and odd keys are refused, never turned into text."""
         with pytest.raises(NotJSONData, match=words):
             to_json_data(value)
+
+
+class TestSmallDictFastPath:
+    """A flat dict of strings (the usual memory update) is checked by a quick pass; everything it lets through is JSON data."""
+
+    @pytest.mark.parametrize("value", [{"k": "é ✓ \ud800"}, {"k": "a", "n": 2**64 - 1, "f": -0.0, "b": True, "z": None}, {"k": {"deep": ["x", {"y": 1}]}}, {}])
+    def test_json_dicts_pass_as_they_are(self, value: dict[str, Any]) -> None:
+        """Non-ASCII text and lone surrogates (cleaned later, by the loop), 64-bit ints and nested containers pass, the very same dict."""
+        assert to_json_data(value, "memory") is value
+
+    def test_a_str_subclass_value_becomes_a_plain_str(self) -> None:
+        """A StrEnum member is not taken for a str by the quick pass: it is converted, as before."""
+        converted = to_json_data({"colour": odd_tools.Colour.RED}, "memory")
+        assert converted == {"colour": "red"} and type(converted["colour"]) is str
+
+    @pytest.mark.parametrize(
+        ("value", "words"),
+        [
+            ({"k": "a", "n": math.nan}, r"float at memory\['n'\], .*nan has no JSON form"),
+            ({"k": "a", "n": 2**64}, r"int at memory\['n'\], .*fit in 64 bits"),
+            ({"k": "a", "x": {"y": [math.inf]}}, r"float at memory\['x'\]\['y'\]\[0\], .*inf has no JSON form"),
+            ({"k": "a", (1, 2): "pair"}, r"tuple at memory\[\(1, 2\)\], .*a dict key must be a string"),
+            ({"k": "a", b"k": "v"}, r"bytes at memory\[b'k'\]"),
+        ],
+    )
+    def test_what_is_not_json_is_refused_as_before(self, value: dict[Any, Any], words: str) -> None:
+        """NaN, huge integers, deep infinities and odd keys beside plain strings are refused with their type and place."""
+        with pytest.raises(NotJSONData, match=words):
+            to_json_data(value, "memory")
+
+    def test_an_int_key_beside_strings_becomes_its_text(self) -> None:
+        """The quick pass refuses the int key; the conversion writes it as text, as before."""
+        assert to_json_data({"k": "a", 3: "b"}, "memory") == {"k": "a", "3": "b"}
+
+
+class TestRecordableResult:
+    """The loop's check that a tool result can be recorded: a quick pass for plain results, the full walk for the rest."""
+
+    def result(self, output: Any, update: dict[str, Any], error: str | None = None) -> ToolResult:
+        return ToolResult(ToolCall("c", "t", "{}"), output, error, update, 0.0)
+
+    @pytest.mark.parametrize("update", [{}, {"k": "ascii"}, {"k": "é ✓"}, {"n": 2**64 - 1, "f": 1.5, "b": False, "z": None}, {"k": {"nested": ["x"]}}])
+    def test_a_recordable_result_is_returned_itself(self, update: dict[str, Any]) -> None:
+        """Non-ASCII text, 64-bit ints and nested containers need no change: the same result comes back."""
+        result = self.result("out ✓", update)
+        assert recordable_result(result) is result
+
+    def test_lone_surrogates_in_a_memory_value_are_replaced(self) -> None:
+        """A lone surrogate, which UTF-8 cannot hold, becomes U+FFFD in the update; the other keys stay."""
+        checked = recordable_result(self.result("out", {"a": "ok", "k": "x\ud800y"}))
+        assert dict(checked.memory_update) == {"a": "ok", "k": "x\ufffdy"} and checked.output == "out"
+
+    @pytest.mark.parametrize(
+        ("update", "held"),
+        [
+            ({"a": "ok", "n": math.nan}, "a number that is not finite (nan)"),
+            ({"a": "ok", "n": -(2**63) - 1}, "an integer beyond 64 bits"),
+            ({"a": "ok", "x": {"y": [2**64]}}, "an integer beyond 64 bits"),
+        ],
+    )
+    def test_an_unrecordable_memory_value_becomes_an_error_result(self, update: dict[str, Any], held: str) -> None:
+        """NaN and integers beyond 64 bits, beside plain strings, make an error result with no memory update."""
+        checked = recordable_result(self.result("out", update))
+        assert checked.error == f"the tool's result cannot be recorded: it holds {held}"
+        assert checked.output is None and not checked.memory_update
 
 
 class TestToolboxAppliesTheRule:

@@ -54,6 +54,11 @@ def make_header(
     return header
 
 
+def _as_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """``mapping`` as a dict orjson writes: itself when it is a plain dict (a record is encoded at once, never kept)."""
+    return mapping if type(mapping) is dict else dict(mapping)
+
+
 def _usage(usage: Usage | None) -> dict[str, int] | None:
     if usage is None:
         return None
@@ -349,7 +354,8 @@ class TraceWriter:
             "timestamp": step.timestamp,
             "clock": step.clock,
             "model": request.model,
-            "params": dict(request.params),
+            # Copies only where orjson needs a dict: the record is encoded at once, so the loop's own dicts can be written as they are.
+            "params": _as_dict(request.params),
             "messages": {"kept": kept, "new": new, "sha256": prompt.digest()},
             "response": {
                 "message": step.response.message,
@@ -363,7 +369,7 @@ class TraceWriter:
                     "arguments": r.call.arguments,
                     "output": r.output,
                     "error": r.error,
-                    "memory_update": dict(r.memory_update),
+                    "memory_update": _as_dict(r.memory_update),
                     "latency_s": r.latency_s,
                 }
                 for r in step.results

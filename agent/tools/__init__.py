@@ -94,7 +94,8 @@ class Toolbox:
             output, memory = to_json_data(output), to_json_data(dict(memory), "memory")
         except NotJSONData as err:
             return ToolResult(call=call, error=f"tool {call.name!r} returned {err}", latency_s=latency)
-        return ToolResult(call=call, output=output, memory_update=memory, latency_s=latency)
+        # Positional (call, output, error, memory_update, latency_s), as in the loop: keywords cost ~0.04 µs each, every call.
+        return ToolResult(call, output, None, memory, latency)
 
 
 _clock = time.perf_counter  # latency only; what the agent sees of time comes from the runtime
