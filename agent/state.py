@@ -199,7 +199,7 @@ class Memory(Mapping[str, Any]):
     it is made, from this one's and the keys the update touches (see the module docstring).
     """
 
-    __slots__ = ("_map", "_digests", "_sum")
+    __slots__ = ("_map", "_digests", "_sum", "_made_by")
 
     def __init__(self, items: Mapping[str, Any] | None = None) -> None:
         if type(items) is Memory:
@@ -208,11 +208,12 @@ class Memory(Mapping[str, Any]):
             self._map = immutables.Map(items if type(items) is dict else (items or {}).items())
         self._digests: immutables.Map | None = None  # key -> entry_digest, once a digest was asked for
         self._sum = 0
+        self._made_by: tuple[int, Mapping[str, Any]] | None = None
 
     @classmethod
-    def _made(cls, mapping: immutables.Map, digests: immutables.Map | None, total: int) -> Memory:
+    def _made(cls, mapping: immutables.Map, digests: immutables.Map | None, total: int, made_by: tuple[int, Mapping[str, Any]] | None) -> Memory:
         memory = cls.__new__(cls)
-        memory._map, memory._digests, memory._sum = mapping, digests, total
+        memory._map, memory._digests, memory._sum, memory._made_by = mapping, digests, total, made_by
         return memory
 
     def __getitem__(self, key: Any) -> Any:
@@ -252,7 +253,8 @@ class Memory(Mapping[str, Any]):
                     entry = entry_digest(key, value)
                     digests = digests.set(key, entry)
                     total += entry
-        return Memory._made(mapping, digests, total % _MODULUS)
+        # What it was made from, by digest (the memory itself is not kept: a run's memories would chain): see follows.
+        return Memory._made(mapping, digests, total % _MODULUS, None if digests is None else (self._sum, update))
 
     def _digested(self) -> immutables.Map:
         digests = self._digests
@@ -284,6 +286,11 @@ class Memory(Mapping[str, Any]):
         """Whether this memory is ``earlier`` with ``updates`` applied in order, judged by digests in O(change)."""
         if len(updates) == 1:
             final = updates[0]
+            made_by = self._made_by
+            # Made by ``updated`` from a memory of the same digest, with this very update: what the loop
+            # does each step. (A trace writer asks this every step: ~0.4 µs saved.)
+            if made_by is not None and made_by[1] is final and earlier._digests is not None and made_by[0] == earlier._sum:
+                return True
         else:
             final = {}
             for update in updates:

@@ -82,6 +82,23 @@ class TestMemoryDigest:
         assert not Memory({"a": 5, "c": 3, "x": 0}).follows(earlier, [{"a": 5}, {"c": 3, "b": None}])  # x came from elsewhere
 
 
+    def test_follows_judges_by_content_however_the_memory_was_made(self) -> None:
+        """The loop's own case (made by ``updated`` with this very update) is answered from how it was made; any other by digests."""
+        start = Memory({"x": "1"})
+        start.digest()
+        update = {"y": "2"}
+        made = start.updated(update)
+        assert made.follows(start, [update])  # how the loop makes it
+        assert made.follows(Memory(start), [update])  # an equal memory, another object
+        assert made.follows(start, [{"y": "2"}])  # an equal update, another dict
+        assert not made.follows(start, [{"y": "3"}])
+        other = Memory({"x": "other"})
+        other.digest()
+        assert not made.follows(other, [update])  # the same update on another memory does not explain it
+        unhashed = Memory({"x": "1"}).updated(update)  # made before hashing was on: judged by digests, rightly
+        assert unhashed.follows(start, [update]) and not unhashed.follows(other, [update])
+
+
 class TestStateHash:
     def test_the_hash_from_a_summary_is_the_states_hash(self) -> None:
         """summary_hash (what a reader of the fields computes) and AgentState.hash (incremental) agree."""

@@ -348,6 +348,23 @@ class TraceWriter:
         if self._previous is not None:
             new = _with_references(new, self._previous)
         prompt = messages if isinstance(messages, History) else History(messages)
+        # Loops, not comprehensions: a comprehension's own frame costs more than its one or two items (Python 3.11).
+        calls, updates = [], []
+        for r in step.results:
+            update = r.memory_update
+            updates.append(update)
+            calls.append(
+                {
+                    "id": r.call.id,
+                    "name": r.call.name,
+                    "arguments": r.call.arguments,
+                    "output": r.output,
+                    "error": r.error,
+                    "memory_update": _as_dict(update),
+                    "latency_s": r.latency_s,
+                }
+            )
+        response = step.response
         record: dict[str, Any] = {
             "kind": "step",
             "index": step.index,
@@ -357,29 +374,14 @@ class TraceWriter:
             # Copies only where orjson needs a dict: the record is encoded at once, so the loop's own dicts can be written as they are.
             "params": _as_dict(request.params),
             "messages": {"kept": kept, "new": new, "sha256": prompt.digest()},
-            "response": {
-                "message": step.response.message,
-                "usage": _usage(step.response.usage),
-                "latency_s": step.response.latency_s,
-            },
-            "tool_calls": [
-                {
-                    "id": r.call.id,
-                    "name": r.call.name,
-                    "arguments": r.call.arguments,
-                    "output": r.output,
-                    "error": r.error,
-                    "memory_update": _as_dict(r.memory_update),
-                    "latency_s": r.latency_s,
-                }
-                for r in step.results
-            ],
+            "response": {"message": response.message, "usage": _usage(response.usage), "latency_s": response.latency_s},
+            "tool_calls": calls,
         }
         # The state's fields without copying its memory: memory is written only where the step's
         # updates applied to the previous memory would not give it (compared by digests, O(change)).
         memory = as_memory(state.memory)
         state_record: dict[str, Any] = {"sha256": state.hash(), "answer": state.answer, "done": state.done}
-        if self._memory is None or not memory.follows(self._memory, [r.memory_update for r in step.results]):
+        if self._memory is None or not memory.follows(self._memory, updates):
             state_record["memory"] = plain_copy(memory)
         state_record["messages"] = {"count": len(state.messages), "digest": state.messages.digest()}
         state_record["step"] = state.step
