@@ -487,8 +487,6 @@ def replay(
     ``tools=live`` or ``llm=openai`` run that part live (mixed mode). Returns a ReplayResult; with
     ``raise_on_divergence`` a divergence raises ``Diverged`` instead.
     """
-    from omegaconf import OmegaConf
-
     from tracing.replay import Diverged, ReplaySession
 
     loaded = load(trace)
@@ -562,7 +560,6 @@ def fork(
     taken = {o.key for o in parse_overrides(list(overrides))}
     chosen = [f"{g}={header['choices'][g]}" for g in ("llm", "tools") if g not in taken and g in (header.get("choices") or {})]
     plan = _plan(loaded, [*chosen, *overrides], "recorded", Path(run_dir) if run_dir is not None else None, project=_project(project), live=("llm", "tools"))
-    folder = Path(str(plan.config.run_dir))
     _set(plan.config, "trace", True)
     if trace_out is not None:
         _set(plan.config, "tracePath", str(Path(trace_out).resolve()))

@@ -35,12 +35,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from agent.loop import AgentRun, drive, start_state
 from agent.runtime import Runtime
 from tracing.reader import Trace, read_trace
 from tracing.replay import ReplayLLM, ReplaySession, ReplayTools
-from tracing.writer import TraceWriter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script or with -m, bench_trace is beside us
 from bench_trace import (
@@ -57,7 +57,6 @@ from bench_trace import (
     progress,
     rotated,
     size,
-    synthetic_header,
     time_command,
     publish,
 )

@@ -120,6 +120,20 @@ class TestRecording:
         assert [s["state"]["sha256"] for s in new.steps] == [state.hash() for state in states]
         assert state_hash_rule(1)(states[-1]) != states[-1].hash()
 
+    def test_a_prompt_that_does_not_continue_the_previous_one_reads_whole(self, compose_config: Compose, tmp_path: Path) -> None:
+        """A step record may start its prompt afresh (``kept`` short of the previous prompt): read and checked all the same."""
+        path = tmp_path / "t.jsonl"
+        record(build_run(compose_config()), path)
+        whole = read_trace(path)
+        lines = path.read_bytes().splitlines(keepends=True)
+        step = orjson.loads(lines[2])
+        step["messages"]["kept"], step["messages"]["new"] = 1, list(whole.prompts[1][1:])  # written afresh after the system prompt
+        lines[2] = orjson.dumps(step) + b"\n"
+        path.write_bytes(b"".join(lines))
+        again = read_trace(path)  # prompts checked against their sha256
+        assert [list(p) for p in again.prompts] == [list(p) for p in whole.prompts]
+        assert list(read_trace(path, check_prompts=False).prompts[1]) == list(whole.prompts[1])
+
     def test_trace_holds_what_the_run_did(self, compose_config: Compose, tmp_path: Path) -> None:
         """Every step's tool calls, outputs, errors, prompt and state hash in the trace match the live run's."""
         live: list[Step] = list(build_run(compose_config()))

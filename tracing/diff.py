@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-from tracing.reader import Trace, read_trace
+from tracing.reader import Trace
 from tracing.replay import Difference, call_arguments, difference_rows, differences, message_differences
 from tracing.replay_config import config_differences
 from tracing.schema import state_hash_rule

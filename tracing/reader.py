@@ -208,12 +208,9 @@ class _FullPrompts:
         self.current = History()
         self.digest = digest
 
-    def __len__(self) -> int:
-        return len(self.current)
-
     def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str | None]:
         previous = self.current
-        base = previous if kept == len(previous) else History(previous[:kept])
+        base = previous if kept == len(previous) else type(previous)(previous[:kept])  # a prompt that is not a continuation
         self.current = base.append(*new)
         return len(self.current), self.current.digest() if self.digest else None
 
@@ -224,9 +221,6 @@ class _PromptDigests:
     def __init__(self, extend_digest: Callable[[bytes, Any], bytes]) -> None:
         self.digests = [quickread.EMPTY_DIGEST]
         self.extend_digest = extend_digest
-
-    def __len__(self) -> int:
-        return len(self.digests) - 1
 
     def rebuild(self, kept: int, new: list[Any]) -> tuple[int, str]:
         del self.digests[kept + 1 :]
@@ -274,49 +268,36 @@ class TraceStream:
         tools: Any = None
         memory: Any = None
         previous: dict[str, Any] | None = None
-        count = 0
+        count = length = 0  # step records so far; messages in the prompt so far
+        rebuild = self.prompt.rebuild
         for where, record in self._records:
             if record is None:
                 self.torn = True
                 return
             kind = check_record(record, where)
-            if kind == "header":
-                msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
-                raise TraceError(msg)
-            if kind == "resume":
-                # A resumed run goes on in the same file: after its last whole step, or after an interrupted end.
-                if (self.end is not None and self.end["status"] != "interrupted") or record["after_step"] != count - 1:
-                    msg = f"{where}: a resume record after step {record['after_step']} where the trace holds steps 0 to {count - 1} and ended {self.end['status'] if self.end else 'cut off'}; the trace is corrupt"
-                    raise TraceError(msg)
-                self.end = None
-                self.resumes.append(record)
-                continue
-            if self.end is not None:
-                msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
-                raise TraceError(msg)
-            if kind == "end":
-                self.end = record
+            if kind != "step" or self.end is not None:
+                self._other(kind, record, where, count)
                 continue
             if record["index"] != count:
                 msg = f"{where}: step index {record['index']} where step {count} was expected; steps are missing, repeated or out of order"
                 raise TraceError(msg)
             tools = record.setdefault("tools", tools)
-            if "memory" not in record["state"] and memory is not None:
+            state = record["state"]
+            if "memory" not in state and memory is not None:
                 # Left out by the writer: the previous memory with this step's tool updates applied, in order.
                 for call in record["tool_calls"]:
                     if call["memory_update"]:
                         memory = updated_memory(memory, call["memory_update"])
-            memory = record["state"].setdefault("memory", memory)
+            memory = state.setdefault("memory", memory)
             if tools is None or memory is None:
                 msg = f"{where}: the first step has no tools or state.memory; the trace is corrupt"
                 raise TraceError(msg)
             messages = record["messages"]
-            length = len(self.prompt)
             if messages["kept"] > length:
                 msg = f"{where}: messages.kept={messages['kept']} but the previous prompt has {length} messages; the trace is corrupt"
                 raise TraceError(msg)
-            messages["new"] = resolve_references(messages["new"], previous, where)
-            length, digest = self.prompt.rebuild(messages["kept"], messages["new"])
+            messages["new"] = new = resolve_references(messages["new"], previous, where)
+            length, digest = rebuild(messages["kept"], new)
             if digest is not None and digest != messages["sha256"]:
                 if self.check_prompts:
                     msg = f"{where}: the prompt rebuilt from the trace does not match its recorded sha256; the trace is corrupt or was edited"
@@ -325,6 +306,24 @@ class TraceStream:
             previous = record
             count += 1
             yield record, length
+
+    def _other(self, kind: str, record: dict[str, Any], where: str, count: int) -> None:
+        """A record other than a step's, or a step record after the end record: taken in, or TraceError."""
+        if kind == "header":
+            msg = f"{where}: a second header; a trace holds one run (were two traces concatenated?)"
+            raise TraceError(msg)
+        if kind == "resume":
+            # A resumed run goes on in the same file: after its last whole step, or after an interrupted end.
+            if (self.end is not None and self.end["status"] != "interrupted") or record["after_step"] != count - 1:
+                msg = f"{where}: a resume record after step {record['after_step']} where the trace holds steps 0 to {count - 1} and ended {self.end['status'] if self.end else 'cut off'}; the trace is corrupt"
+                raise TraceError(msg)
+            self.end = None
+            self.resumes.append(record)
+            return
+        if self.end is not None:
+            msg = f"{where}: a {kind} record after the end record; the trace is corrupt"
+            raise TraceError(msg)
+        self.end = record  # kind == "end"
 
 
 def read_trace(path: str | Path, *, check_prompts: bool = True) -> Trace:
