@@ -13,7 +13,10 @@ round, in an order rotated every round (as bench_trace.py does), medians over th
 goal (issue 17): with memory growing, ``on`` costs per step at N=5,000 at most 1.25x what it costs
 at N=500. Until schema 3 the state hash re-encoded the whole memory
 every step (O(memory) a step, quadratic in the run); now memory is a persistent map with per-key
-digests (agent/state.py), so a step costs what it changed.
+digests (agent/state.py), so a step costs what it changed. ``read`` times ``read_trace`` of the
+recorded trace (as ``agent replay`` reads it): a memory the writer left out is filled in as a
+persistent Memory sharing storage with the step before's, so reading is flat too (it copied a dict
+a step until 2026-12-01: 4.47x at N=5,000).
 
 Usage::
 
@@ -24,6 +27,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import gc
 import platform
 import sys
 import tempfile
@@ -41,12 +45,13 @@ from agent.loop import AgentRun, start_state
 from agent.records import LLMRequest, LLMResponse, ToolCall, Usage
 from agent.runtime import Runtime
 from agent.tools import Toolbox, ToolOutput
+from tracing.reader import read_trace
 from tracing.writer import TraceWriter
 
 RESULTS = Path(__file__).with_name("RESULTS-memory.md")
-VARIANTS = ("bare", "on")
+VARIANTS = ("bare", "on", "read")
 WORKLOADS = ("memory", "messages")
-FLAT_GOAL = 1.25  # `on` µs/step at the larger N at most 1.25x the smaller, memory growing
+FLAT_GOAL = 1.25  # `on` (and `read`) µs/step at the larger N at most 1.25x the smaller, memory growing
 PAGE = 1024  # bytes of the value remembered each step
 
 
@@ -99,6 +104,18 @@ def cpu_ns(variant: str, run: AgentRun, trace: Path) -> int:
     process's work would otherwise count that wait as its own cost. Writes to the page cache are
     system CPU time and count.
     """
+    if variant == "read":
+        # The trace recorded untimed, then read as `agent replay` reads it: api.load, with the cyclic
+        # collector paused (its full passes over a growing heap are bench/RESULTS-replay.md's subject).
+        with TraceWriter.create(trace, synthetic_header()) as writer:
+            writer.record(run)
+        gc.disable()
+        try:
+            start = time.process_time_ns()
+            read_trace(trace, check_prompts=False)
+            return time.process_time_ns() - start
+        finally:
+            gc.enable()
     start = time.process_time_ns()
     if variant == "bare":
         for _ in run:
@@ -132,6 +149,7 @@ def measure(sizes: Sequence[int], reps: int, tmp: Path) -> dict[tuple[str, int],
 def render(results: dict[tuple[str, int], dict[str, Stat]], sizes: Sequence[int], reps: int, seconds: float) -> str:
     small, large = sizes[0], sizes[-1]
     ratio = {w: results[(w, large)]["on"].median / results[(w, small)]["on"].median for w in WORKLOADS}
+    read = results[("memory", large)]["read"].median / results[("memory", small)]["read"].median
     lines = [
         "# Recording cost as memory grows",
         "",
@@ -148,21 +166,25 @@ def render(results: dict[tuple[str, int], dict[str, Stat]], sizes: Sequence[int]
         f"| the same, history growing ~1 KB a step (for comparison) | same | {ratio['messages']:.2f} "
         f"({results[('messages', large)]['on'].median:.1f} vs {results[('messages', small)]['on'].median:.1f} µs/step) "
         f"| {'yes' if ratio['messages'] <= FLAT_GOAL else 'NO'} |",
+        f"| `read` (read_trace, as a replay reads) per-step cost flat as memory grows | same | {read:.2f} "
+        f"({results[('memory', large)]['read'].median:.1f} vs {results[('memory', small)]['read'].median:.1f} µs/step) "
+        f"| {'yes' if read <= FLAT_GOAL else 'NO'} |",
         "",
         "## CPU µs per step, median (min-max)",
         "",
-        "| workload | N | bare | on | on - bare |",
-        "|---|---|---|---|---|",
+        "| workload | N | bare | on | on - bare | read |",
+        "|---|---|---|---|---|---|",
     ]
     for workload in WORKLOADS:
         for n in sizes:
             r = results[(workload, n)]
-            lines.append(f"| {workload} | {n:,} | {r['bare'].show()} | {r['on'].show()} | {r['on'].median - r['bare'].median:+.1f} |")
+            lines.append(f"| {workload} | {n:,} | {r['bare'].show()} | {r['on'].show()} | {r['on'].median - r['bare'].median:+.1f} | {r['read'].show()} |")
     lines += [
         "",
         "`memory`: `remember_page` stores a new 1 KB value under a new key every step (memory holds N keys, N KB, at the end). "
         "`messages`: the echo tool's ~1 KB output joins the history every step. `bare` iterates the loop with no tracing "
-        "layer; `on` records to a fresh file (header and end record included). Per-step figures are averages over the "
+        "layer; `on` records to a fresh file (header and end record included); `read` reads such a trace whole with "
+        "`read_trace` (prompts not digested, the cyclic collector paused), as `agent replay` does. Per-step figures are averages over the "
         "whole run, so at N=5,000 a step sees 2,500 keys on average, at N=500, 250.",
     ]
     return "\n".join(lines)

@@ -91,3 +91,25 @@ def test_missing_trace_is_unusable_input(tmp_path: Path) -> None:
     a = record(tmp_path, "a.jsonl")
     result = agent("trace", "diff", str(a), "nothere.jsonl", cwd=tmp_path)
     assert result.returncode == 2 and "no trace at nothere.jsonl" in one_line_error(result)
+
+
+def test_a_memory_the_writer_left_out_diffs_by_its_values(tmp_path: Path) -> None:
+    """Memory filled in on reading (the writer left it out) compares and reports as plain values, in text and JSON."""
+    a = record(tmp_path, "a.jsonl")
+    rows = records(a)
+    step = next(r for r in rows[1:-1] if any(c["memory_update"] for c in r["tool_calls"]))
+    later = rows[rows.index(step) + 1]
+    assert "memory" not in step["state"] and "memory" not in later["state"]  # both filled in on reading
+    call = next(c for c in step["tool_calls"] if c["memory_update"])
+    key, recorded = next(iter(call["memory_update"].items()))
+    call["memory_update"] = {key: "changed"}
+    left_out = write(tmp_path / "b.jsonl", rows)
+    step["state"]["memory"] = {key: "changed"}  # the same, with the memory written out: a dict against a filled-in one
+    written = write(tmp_path / "c.jsonl", rows)
+    for b in (left_out, written):
+        code, report = diff_json(tmp_path, a, b)
+        assert code == 1 and report["first_step"] == step["index"]
+        memory_rows = [row for row in report["first_step_differences"] if row["path"].startswith("state.memory")]
+        assert memory_rows == [{"path": f"state.memory.{key}", "a": recorded, "b": "changed"}]
+        text = agent("trace", "diff", str(a), str(b), cwd=tmp_path)
+        assert f"state.memory.{key}: " in text.stdout and '-> "changed"' in text.stdout

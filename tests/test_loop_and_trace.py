@@ -120,6 +120,21 @@ class TestRecording:
         assert [s["state"]["sha256"] for s in new.steps] == [state.hash() for state in states]
         assert state_hash_rule(1)(states[-1]) != states[-1].hash()
 
+    def test_every_step_reads_with_the_memory_it_left(self, compose_config: Compose, tmp_path: Path) -> None:
+        """The writer leaves memory out where the step's updates explain it; reading fills it in, each step its own."""
+        from agent.state import plain_copy
+        from tracing.reader import TraceStream
+
+        path = tmp_path / "t.jsonl"
+        run = build_run(compose_config())
+        with TraceWriter.create(path, header()) as writer:
+            memories: list[dict[str, Any]] = []
+            writer.record(run, lambda step: memories.append(plain_copy(step.state.memory)))
+        assert any(memories) and any("memory" not in orjson.loads(line)["state"] for line in path.read_bytes().splitlines()[2:-1])
+        whole = [plain_copy(step["state"]["memory"]) for step in read_trace(path).steps]  # kept: shared, persistent
+        streamed = [dict(step["state"]["memory"]) for step, _ in TraceStream(path).steps()]  # let go: dict copies
+        assert whole == streamed == memories
+
     def test_a_prompt_that_does_not_continue_the_previous_one_reads_whole(self, compose_config: Compose, tmp_path: Path) -> None:
         """A step record may start its prompt afresh (``kept`` short of the previous prompt): read and checked all the same."""
         path = tmp_path / "t.jsonl"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
+from agent.state import plain_copy
 from tracing.reader import Trace
 from tracing.replay import Difference, call_arguments, difference_rows, differences, message_differences
 from tracing.replay_config import config_differences
@@ -35,7 +36,8 @@ def _parts(step: dict[str, Any], *, hashes: bool = True) -> dict[str, Any]:
         "response": {"message": step["response"]["message"], "usage": step["response"].get("usage")},
         # Arguments as data, so one changed argument shows as itself, not as a different JSON text.
         "tool calls": [{**{k: v for k, v in call.items() if k != "latency_s"}, "arguments": call_arguments(call["arguments"])} for call in step["tool_calls"]],
-        "state": step["state"] if hashes else {k: v for k, v in step["state"].items() if k != "sha256"},
+        # Memory as a dict: read_trace fills it in as a persistent Memory, which deepdiff would take for another type.
+        "state": {k: plain_copy(v) if k == "memory" else v for k, v in step["state"].items() if hashes or k != "sha256"},
     }
 
 

@@ -25,7 +25,7 @@ import orjson
 
 from agent.loop import Abort
 from agent.records import LLMRequest, LLMResponse, Outcome, Step, ToolCall, ToolResult, Usage, tool_calls_in
-from agent.state import History, chain_digest
+from agent.state import History, chain_digest, plain_copy
 from agent.tools.schema import tool_schema
 from tracing.errors import TraceError
 from tracing.reader import Trace
@@ -393,7 +393,7 @@ class ReplaySession:
         return stored.digest() == recorded["messages"]["sha256"]
 
     def _state_diverged(self, step: Step, summary: dict[str, Any], recorded: dict[str, Any]) -> None:
-        expected = {k: v for k, v in recorded.items() if k != "sha256"}
+        expected = {k: plain_copy(v) if k == "memory" else v for k, v in recorded.items() if k != "sha256"}  # a dict, as the summary's
         found = differences(expected, summary, prefix="state")
         after = self.step + 1
         if after < len(self.trace.prompts) and after not in self.trace.edited and expected.get("messages") != summary["messages"]:
